@@ -1,0 +1,100 @@
+"""The command-line entry points behind ``python -m bot``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from bot import logs
+from bot.application import build_application
+from bot.settings import Settings, SettingsError
+from storage.db import Database
+
+NO_TOKEN_HELP = """\
+TELEGRAM_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
+Get a token in one minute: open Telegram, talk to @BotFather, send /newbot, choose a name and a
+username ending in "bot", and copy the token it gives you (it looks like 123456789:AAH...). Then run:
+    TELEGRAM_BOT_TOKEN=<your token> make run
+"""  # noqa: S105
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="jamsostek-bot")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser(
+        "run", help="run the bot (default): polling, or webhook when WEBHOOK_URL is set"
+    )
+    sub.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args(argv)
+    command = args.command or "run"
+
+    try:
+        settings = Settings.from_env(os.environ, require_token=command == "run")
+    except SettingsError as exc:
+        if command == "run" and "TELEGRAM_BOT_TOKEN is not set" in str(exc):
+            print(NO_TOKEN_HELP, file=sys.stderr, end="")
+            return 2
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+
+    if command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("Database is up to date.")
+        return 0
+    if settings.webhook_url:
+        return _run_webhook(settings)
+    asyncio.run(_run_polling(settings))
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+async def _run_polling(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    await db.migrate()
+    botapp = build_application(settings, db, webhook=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await botapp.start(polling=True)
+    print("Bot is running (long polling). Press Ctrl+C to stop.", file=sys.stderr)
+    try:
+        await stop.wait()
+    finally:
+        await botapp.stop()
+        await db.dispose()
+
+
+def _run_webhook(settings: Settings) -> int:
+    async def make() -> web.Application:
+        from bot.web import make_web_app
+
+        db = Database(settings.database_url)
+        await db.migrate()
+        botapp = build_application(settings, db, webhook=True)
+        app = make_web_app(botapp)
+
+        async def dispose(_app: web.Application) -> None:
+            await db.dispose()
+
+        app.on_cleanup.append(dispose)
+        return app
+
+    web.run_app(make(), host=settings.host, port=settings.port, print=None, shutdown_timeout=30)
+    return 0

@@ -1,0 +1,1 @@
+"""Repositories: every SQL query of the application, grouped by feature."""
