@@ -9,12 +9,12 @@ HTML-escaped unless it is wrapped in :class:`Html` (the bot speaks ``parse_mode=
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-import datetime as dt
 from pathlib import Path
 from typing import IO, Any
 
