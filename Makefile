@@ -39,6 +39,7 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 i18n: $(STAMP) ## extract msgids and merge them into locales/*/LC_MESSAGES/messages.po
+	@touch locales/.lock
 	flock locales/.lock sh -c '\
 	  $(VENV)/bin/pybabel extract -F pyproject.toml --no-location --sort-output \
 	    --add-comments=Translators: -k t -k n:1,2 -k N_ -o locales/messages.pot bot handlers >/dev/null && \

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import string
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -131,6 +132,18 @@ def apply(language: str, translations: dict[str, object]) -> list[str]:
     return unknown
 
 
+def _locked(fn: Callable[[], int]) -> int:
+    """Run ``fn`` holding ``locales/.lock`` (several people may update the catalogs at once)."""
+    import fcntl
+
+    with (LOCALES_DIR / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return fn()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def main() -> int:
     """``python -m bot.i18n_check [todo LANG | apply LANG FILE.json | fill-en]``; default: check."""
     import json
@@ -141,11 +154,17 @@ def main() -> int:
         return 0
     if args[:1] == ["apply"]:
         with open(args[2], encoding="utf-8") as fh:
-            unknown = apply(args[1], json.load(fh))
-        for msgid in unknown:
-            print(f"not in the catalog (run make i18n first?): {msgid[:70]!r}")
-        return 1 if unknown else 0
+            wanted = json.load(fh)
+
+        def run_apply() -> int:
+            unknown = apply(args[1], wanted)
+            for msgid in unknown:
+                print(f"not in the catalog (run make i18n first?): {msgid[:70]!r}")
+            return 1 if unknown else 0
+
+        return _locked(run_apply)
     if args[:1] == ["fill-en"]:
+        # Called by `make i18n`, which already holds the lock.
         print(f"filled {fill_english()} English entries")
         return 0
     issues = problems()

@@ -44,7 +44,7 @@ class UserRepository(Repository):
 
     async def set_language(self, *, user_id: int, language: str) -> None:
         """Store the user's chosen language."""
-        await self.session.execute(
+        await self.session.exec(
             update(User).where(col(User.id) == user_id).values(language=language)
         )
 
@@ -63,7 +63,7 @@ class UserRepository(Repository):
 
     async def mark_unreachable(self, *, user_id: int) -> None:
         """Remember that the user blocked the bot (403), so nothing retries forever."""
-        await self.session.execute(
+        await self.session.exec(
             update(User).where(col(User.id) == user_id).values(unreachable=True)
         )
 
@@ -120,7 +120,7 @@ class UpdateRepository(Repository):
     async def mark_sent(self, update_ids: Sequence[int]) -> None:
         """Confirm the replies of these updates reached Telegram; drop their copies."""
         if update_ids:
-            await self.session.execute(
+            await self.session.exec(
                 update(ProcessedUpdate)
                 .where(col(ProcessedUpdate.update_id).in_(update_ids))
                 .values(sent=True, replies=None)
@@ -128,7 +128,7 @@ class UpdateRepository(Repository):
 
     async def prune(self, *, older_than: datetime) -> int:
         """Forget processed updates older than ``older_than`` (Telegram keeps updates 24 h)."""
-        result = await self.session.execute(
+        result = await self.session.exec(
             delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < older_than)
         )
         return int(getattr(result, "rowcount", 0) or 0)
