@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401 - every table on the metadata
@@ -15,9 +16,31 @@ from storage.db import Database
 from storage.models import Role
 
 
-async def test_migrations_match_the_models(db_url: str) -> None:
-    db = Database(db_url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def migrated_only_url(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+    """A database built by the migrations alone (the shared fixtures also create unmigrated tables)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
+        return
+    from tests.conftest import PG_URL
+
+    if PG_URL is None:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    base, _, _ = PG_URL.rpartition("/")
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text("DROP DATABASE IF EXISTS jamsostek_migration_check"))
+        await conn.execute(text("CREATE DATABASE jamsostek_migration_check"))
+    yield f"{base}/jamsostek_migration_check"
+    async with admin.connect() as conn:
+        await conn.execute(text("DROP DATABASE IF EXISTS jamsostek_migration_check"))
+    await admin.dispose()
+
+
+async def test_migrations_match_the_models(migrated_only_url: str) -> None:
+    db = Database(migrated_only_url)
     try:
+        await db.migrate()
         async with db.engine.connect() as conn:
 
             def diff(sync_conn):  # type: ignore[no-untyped-def]
