@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from telegram import BotCommand, Update
@@ -18,7 +18,7 @@ from bot.delivery import Delivery
 from bot.dispatch import Dispatcher
 from bot.i18n import Catalogs
 from bot.processor import PerChatUpdateProcessor
-from bot.router import Routes
+from bot.router import Routes, ServiceLoop
 from bot.services import Services
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -27,6 +27,9 @@ from storage.models import Role
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+
+LOOP_STOP_SECONDS = 10.0
+LOOP_RESTART_SECONDS = 5.0
 
 AnyApplication = Application
 
@@ -38,6 +41,8 @@ class BotApp:
     application: AnyApplication
     services: Services
     dispatcher: Dispatcher
+    loops: list[asyncio.Task[None]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self, *, polling: bool = False) -> None:
         """Initialise and start the application (and long polling when ``polling``)."""
@@ -45,6 +50,10 @@ class BotApp:
         await app.initialize()
         await _post_init(app, self.services)
         await app.start()
+        self.stopping.clear()
+        for loop in self.services.routes.services:
+            name = getattr(loop, "__qualname__", "service")
+            self.loops.append(asyncio.create_task(self._run_loop(loop), name=name))
         if polling and app.updater is not None:
             await app.updater.start_polling(
                 allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, timeout=30
@@ -55,11 +64,34 @@ class BotApp:
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        self.stopping.set()
+        if self.loops:
+            _done, pending = await asyncio.wait(self.loops, timeout=LOOP_STOP_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self.loops, return_exceptions=True)
+            self.loops.clear()
         if app.running:
             await app.stop()
         await self.dispatcher.drain()
         await self.services.require_delivery().stop()
         await app.shutdown()
+
+    async def _run_loop(self, loop: ServiceLoop) -> None:
+        # A background loop that crashes is restarted after a pause: reminders and broadcasts must
+        # keep going; the error is logged each time.
+        while not self.stopping.is_set():
+            try:
+                await loop(self.services, self.stopping)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background service %s failed; restarting", loop)
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), LOOP_RESTART_SECONDS)
+                except TimeoutError:
+                    continue
 
     async def wait_idle(self) -> None:
         """Return once every delivered update has been processed and answered (tests use this)."""

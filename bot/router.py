@@ -7,6 +7,7 @@ Each feature module in ``handlers/`` owns one :class:`Router` and decorates its 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -14,8 +15,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.context import Ctx
+    from bot.services import Services
 
 Handler = Callable[["Ctx"], Awaitable[None]]
+#: A long-running loop started with the application: ``async def loop(services, stopping)``; it must
+#: return soon after ``stopping`` is set (it is cancelled if it does not).
+ServiceLoop = Callable[["Services", asyncio.Event], Awaitable[None]]
 #: Roles are the values of :class:`storage.models.Role` ("worker", "facilitator", "admin").
 Roles = frozenset[str] | None
 
@@ -64,6 +69,7 @@ class Router:
     menu: list[MenuEntry] = field(default_factory=list)
     fallback: Handler | None = None
     cancels: dict[str, Handler] = field(default_factory=dict)
+    services: list[ServiceLoop] = field(default_factory=list)
 
     def command(
         self,
@@ -147,6 +153,11 @@ class Router:
 
         return register
 
+    def service(self, fn: ServiceLoop) -> ServiceLoop:
+        """Run ``fn(services, stopping)`` in the background while the application runs."""
+        self.services.append(fn)
+        return fn
+
     def unknown(self, fn: Handler) -> Handler:
         """Answer input that nothing else understands (one router sets this)."""
         self.fallback = fn
@@ -176,6 +187,7 @@ class Routes:
     menu: list[MenuEntry] = field(default_factory=list)
     fallback: Handler | None = None
     cancels: dict[str, Handler] = field(default_factory=dict)
+    services: list[ServiceLoop] = field(default_factory=list)
 
     @classmethod
     def merge(cls, routers: Iterable[Router]) -> Routes:
@@ -195,6 +207,7 @@ class Routes:
                     raise ValueError(f"router {router.name!r} registers {sorted(clash)} again")
                 table.update(mine)  # type: ignore[arg-type]
             routes.documents.extend(router.documents)
+            routes.services.extend(router.services)
             routes.menu.extend(router.menu)
             if router.fallback is not None:
                 if routes.fallback is not None:

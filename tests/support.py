@@ -147,9 +147,9 @@ class BotHarness:
             await self.emu.stop()
 
     async def settle(self) -> None:
-        """Wait until the bot has handled every update the emulator delivered, and gone idle."""
+        """Wait until the bot has handled every update users sent, and gone idle."""
         for _ in range(10_000):
-            if self.botapp.dispatcher.handled >= self.emu.delivered_count:
+            if self.botapp.dispatcher.handled >= self.emu.enqueued_count:
                 break
             await asyncio.sleep(0.002)
         await self.botapp.wait_idle()

@@ -26,14 +26,15 @@ async def migrated_only_url(request: pytest.FixtureRequest, tmp_path):  # type: 
 
     if PG_URL is None:
         pytest.skip("TEST_DATABASE_URL is not set")
-    base, _, _ = PG_URL.rpartition("/")
+    base, _, name = PG_URL.rpartition("/")
+    check_db = f"{name.split('?')[0]}_migration_check"
     admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
-        await conn.execute(text("DROP DATABASE IF EXISTS jamsostek_migration_check"))
-        await conn.execute(text("CREATE DATABASE jamsostek_migration_check"))
-    yield f"{base}/jamsostek_migration_check"
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{check_db}"'))
+        await conn.execute(text(f'CREATE DATABASE "{check_db}"'))
+    yield f"{base}/{check_db}"
     async with admin.connect() as conn:
-        await conn.execute(text("DROP DATABASE IF EXISTS jamsostek_migration_check"))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{check_db}"'))
     await admin.dispose()
 
 
