@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
 BACKOFF_SECONDS = (0.5, 1.0, 2.0)
 FLUSH_SECONDS = 0.2
+RECENT_LIMIT = 10_000
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 IGNORED_EDIT_ERRORS = ("message is not modified",)
 EDIT_FALLBACK_ERRORS = ("message to edit not found", "message can't be edited")
@@ -37,7 +39,7 @@ EDIT_FALLBACK_ERRORS = ("message to edit not found", "message can't be edited")
 class Delivery:
     """Sends replies and batches the "sent" confirmations into one write every ``FLUSH_SECONDS``."""
 
-    __slots__ = ("_bot", "_db", "_flusher", "_pending", "_wake", "sent_count")
+    __slots__ = ("_bot", "_db", "_flusher", "_pending", "_recent", "_wake", "sent_count")
 
     def __init__(self, bot: Bot, db: Database) -> None:
         self._bot = bot
@@ -45,6 +47,9 @@ class Delivery:
         self._pending: list[int] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        # Updates answered by this process, newest last: a redelivery inside the flush interval
+        # must not re-send replies whose confirmation is not written yet.
+        self._recent: OrderedDict[int, None] = OrderedDict()
         self.sent_count = 0
 
     async def start(self) -> None:
@@ -64,7 +69,14 @@ class Delivery:
     def confirm(self, update_id: int) -> None:
         """Queue the confirmation that the replies of ``update_id`` went out."""
         self._pending.append(update_id)
+        self._recent[update_id] = None
+        if len(self._recent) > RECENT_LIMIT:
+            self._recent.popitem(last=False)
         self._wake.set()
+
+    def answered(self, update_id: int) -> bool:
+        """True when this process already sent the replies of ``update_id``."""
+        return update_id in self._recent
 
     async def flush(self) -> None:
         """Write queued confirmations now."""

@@ -171,7 +171,11 @@ class Dispatcher:
         async with services.db.transaction() as repo:
             seen = await repo.updates.get(update.update_id)
             if seen is not None:
-                if seen.sent or not seen.replies:
+                if (
+                    seen.sent
+                    or not seen.replies
+                    or services.require_delivery().answered(seen.update_id)
+                ):
                     return [], []
                 return [Reply.from_json(dict(r)) for r in seen.replies], []
             user = await repo.users.touch(

@@ -111,6 +111,7 @@ class BotHarness:
         self.emu = BotApiEmulator(token=TEST_TOKEN)
         self.db: Database
         self.botapp: BotApp
+        self._handled_before = 0
         self.settings: Settings
 
     async def __aenter__(self) -> BotHarness:
@@ -128,6 +129,8 @@ class BotHarness:
     async def start_bot(self) -> None:
         """Build and start the application (again, after :meth:`stop_bot`)."""
         self.botapp = build_application(self.settings, self.db, clock=self.clock, webhook=False)
+        # Updates the previous application handled are not delivered again; unconfirmed ones are.
+        self._handled_before = self.emu.enqueued_count - len(self.emu.pending_updates())
         await self.botapp.start(polling=True)
 
     async def stop_bot(self) -> None:
@@ -149,7 +152,8 @@ class BotHarness:
     async def settle(self) -> None:
         """Wait until the bot has handled every update users sent, and gone idle."""
         for _ in range(10_000):
-            if self.botapp.dispatcher.handled >= self.emu.enqueued_count:
+            handled = self._handled_before + self.botapp.dispatcher.handled
+            if handled >= self.emu.enqueued_count:
                 break
             await asyncio.sleep(0.002)
         await self.botapp.wait_idle()

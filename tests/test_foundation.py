@@ -89,7 +89,7 @@ async def test_duplicate_update_is_processed_once(harness: BotHarness) -> None:
     chat = harness.chat()
     await chat.send("/start")
     sent_before = len(harness.emu.calls_for("sendMessage", chat_id=chat.user_id))
-    last_update = harness.emu.last_update_for(chat.user_id)
+    last_update = harness.emu.last_update_by_chat[chat.user_id]
     await harness.emu.redeliver(last_update)
     await harness.settle()
     assert len(harness.emu.calls_for("sendMessage", chat_id=chat.user_id)) == sent_before
