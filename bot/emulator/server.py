@@ -1004,6 +1004,12 @@ class BotApiEmulator:
             if update.confirmed_at is None:
                 update.confirmed_at = now
                 update.dropped = update.delivered_at is None
+        # A redelivered update (see redeliver) sits behind newer ones: confirm it too.
+        for update in pending:
+            if update.update_id < offset and update.confirmed_at is None:
+                update.confirmed_at = now
+                update.dropped = update.delivered_at is None
+        self._trim_pending()
         self._changes.fire()
 
     def _trim_pending(self) -> None:
