@@ -28,6 +28,7 @@ from telegram.constants import ChatType, MessageEntityType
 from telegram.ext import CallbackContext
 
 from bot.context import BackgroundJob, Ctx, Reply
+from bot.flood import FloodControl
 from bot.i18n import N_
 from bot.router import Route
 from storage.models import Role
@@ -42,6 +43,10 @@ MSG_OUTAGE = N_("Sorry, there is a disruption right now. Please try again in a m
 MSG_ERROR = N_("Sorry, something went wrong on our side. Please try again, or type /batal.")
 MSG_STALE = N_("This button is no longer active.")
 MSG_NOT_ALLOWED = N_("Sorry, this menu is not available to you.")
+MSG_SLOW_DOWN = N_(
+    "You are sending messages very fast, so I will answer a little more slowly. "
+    "Please wait for each reply."
+)
 
 
 class DatabaseOutageError(RuntimeError):
@@ -71,7 +76,7 @@ def command_of(message: Message) -> tuple[str, str] | None:
 class Dispatcher:
     """Routes updates; one per application."""
 
-    __slots__ = ("_delivering", "_idle", "_in_flight", "_jobs", "handled", "services")
+    __slots__ = ("_delivering", "_flood", "_idle", "_in_flight", "_jobs", "handled", "services")
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -80,6 +85,8 @@ class Dispatcher:
         self._idle.set()
         self._jobs: set[asyncio.Task[None]] = set()
         self._delivering: set[int] = set()
+        settings = services.settings
+        self._flood = FloodControl(settings.flood_burst, settings.flood_window_seconds)
         #: How many updates have been fully handled (tests wait on it).
         self.handled = 0
 
@@ -101,6 +108,14 @@ class Dispatcher:
         self._in_flight += 1
         self._idle.clear()
         try:
+            wait, warn = self._flood.take(chat.id)
+            if warn:
+                t = self.services.catalogs.get(self._initial_language(user.language_code))
+                await self.services.require_delivery().send(
+                    Reply("sendMessage", chat.id, text=t(MSG_SLOW_DOWN))
+                )
+            if wait:
+                await asyncio.sleep(wait)
             await self._process(update, chat.id, user.language_code)
         finally:
             self._in_flight -= 1

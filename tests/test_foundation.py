@@ -109,3 +109,20 @@ async def test_commands_are_registered_in_both_languages(harness: BotHarness) ->
     assert indonesian["bantuan"] == "Apa yang bisa dilakukan bot ini"
     assert english["bantuan"] == "What this bot can do"
     assert dict(harness.emu.commands())["bantuan"] == "Apa yang bisa dilakukan bot ini"
+
+
+async def test_flooding_user_is_slowed_politely_and_nothing_is_lost(db_url: str) -> None:
+    async with BotHarness(db_url, flood_burst=5, flood_window_seconds=1.0) as h:
+        flooder = h.chat(4001)
+        calm = h.chat(4002)
+        updates = [await h.emu.send_text(flooder.user_id, f"pesan {i}") for i in range(12)]
+        await calm.send("/start")
+        assert "Halo!" in calm.last_text  # the other user is served meanwhile
+        for update in updates:
+            await h.emu.wait_delivered(update, timeout=10)
+        await h.settle()
+        texts = [m.text or "" for m in h.emu.bot_messages(flooder.user_id)]
+        slow = [t for t in texts if "sangat cepat" in t]
+        answered = [t for t in texts if "tidak mengerti" in t]
+        assert len(slow) == 1
+        assert len(answered) == 12
