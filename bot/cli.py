@@ -8,13 +8,36 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
 from bot import logs
 from bot.application import build_application
 from bot.settings import Settings, SettingsError
+from storage.crypto import KeyRing, generate_key
 from storage.db import Database
+
+KEY_FILE = Path("data") / "data.key"
+
+
+def keyring(settings: Settings) -> KeyRing:
+    """The data keys: ``DATA_KEY`` when set, else a key file under ./data (created on first use)."""
+    if settings.data_key:
+        return KeyRing.from_text(settings.data_key, settings.data_index_key)
+    if not KEY_FILE.exists():
+        print(
+            f"DATA_KEY is not set: personal data is encrypted with a new key stored in {KEY_FILE}. "
+            "In production set DATA_KEY (python -m bot genkey) and keep it safe.",
+            file=sys.stderr,
+        )
+    return KeyRing.load_or_create(KEY_FILE)
+
+
+def open_database(settings: Settings) -> Database:
+    """The database of ``DATABASE_URL`` with the data keys attached."""
+    return Database(settings.database_url, keyring=keyring(settings))
+
 
 NO_TOKEN_HELP = """\
 TELEGRAM_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
@@ -32,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="run the bot (default): polling, or webhook when WEBHOOK_URL is set"
     )
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("genkey", help="print a new random DATA_KEY")
     args = parser.parse_args(argv)
     command = args.command or "run"
+    if command == "genkey":
+        print(generate_key())
+        return 0
 
     try:
         settings = Settings.from_env(os.environ, require_token=command == "run")
@@ -56,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _migrate(settings: Settings) -> None:
-    db = Database(settings.database_url)
+    db = open_database(settings)
     try:
         await db.migrate()
     finally:
@@ -64,7 +91,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _run_polling(settings: Settings) -> None:
-    db = Database(settings.database_url)
+    db = open_database(settings)
     await db.migrate()
     botapp = build_application(settings, db, webhook=False)
     stop = asyncio.Event()
@@ -85,7 +112,7 @@ def _run_webhook(settings: Settings) -> int:
     async def make() -> web.Application:
         from bot.web import make_web_app
 
-        db = Database(settings.database_url)
+        db = open_database(settings)
         await db.migrate()
         botapp = build_application(settings, db, webhook=True)
         app = make_web_app(botapp)

@@ -81,6 +81,22 @@ def _http_url(name: str, raw: str, *, https_only: bool = False) -> str:
     return raw.rstrip("/")
 
 
+def _data_key(env: Mapping[str, str], name: str) -> str | None:
+    from storage.crypto import KeyError_, KeyRing
+
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        KeyRing.from_text(raw)
+    except KeyError_ as exc:
+        raise SettingsError(
+            f"{name} must be base64 32-byte keys separated by commas ({exc}); "
+            "make one with: python -m bot genkey"
+        ) from None
+    return raw
+
+
 def database_url(raw: str) -> str:
     """Map a user-facing database URL to the async SQLAlchemy driver URL.
 
@@ -122,6 +138,7 @@ class Settings:
     broadcast_rate: float = 30.0
     facilitator_desa_policy: str = "refuse"
     data_key: str | None = field(default=None, repr=False)
+    data_index_key: str | None = field(default=None, repr=False)
     draft_retention_days: int = 30
     flood_burst: int = 20
     flood_window_seconds: float = 10.0
@@ -205,7 +222,8 @@ class Settings:
             playground_port=_int(env, "PLAYGROUND_PORT", 8080, lo=0, hi=65535),
             broadcast_rate=_float(env, "BROADCAST_RATE", 30.0, lo=0.1, hi=1000.0),
             facilitator_desa_policy=policy,
-            data_key=env.get("DATA_KEY", "").strip() or None,
+            data_key=_data_key(env, "DATA_KEY"),
+            data_index_key=_data_key(env, "DATA_INDEX_KEY"),
             draft_retention_days=_int(env, "DRAFT_RETENTION_DAYS", 30, lo=1, hi=3650),
             flood_burst=_int(env, "FLOOD_BURST", 20, lo=1, hi=10_000),
             flood_window_seconds=_float(env, "FLOOD_WINDOW_SECONDS", 10.0, lo=0.1, hi=3600.0),

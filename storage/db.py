@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.crypto import KeyRing, attach
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,18 @@ def _sqlite_begin(conn: Connection) -> None:
 class Database:
     """An async engine plus a session factory; create one per process and pass it around."""
 
-    __slots__ = ("_lock", "_sessions", "engine", "url")
+    __slots__ = ("_lock", "_sessions", "engine", "keyring", "url")
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        keyring: KeyRing | None = None,
+        echo: bool = False,
+        pool_size: int = 10,
+    ) -> None:
         self.url = url
+        self.keyring = keyring
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
@@ -74,6 +83,8 @@ class Database:
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._lock = None
+        if keyring is not None:
+            attach(self.engine.sync_engine.dialect, keyring)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=True
         )
@@ -88,7 +99,7 @@ class Database:
         """One unit of work: commit on success, roll back on any exception."""
         lock = self._lock or contextlib.nullcontext()
         async with lock, self._sessions() as session, session.begin():
-            yield Repositories(session, dialect=self.engine.dialect.name)
+            yield Repositories(session, dialect=self.engine.dialect.name, keyring=self.keyring)
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query (used by ``/readyz``)."""

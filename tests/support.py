@@ -16,12 +16,16 @@ from sqlmodel import SQLModel
 
 from bot.application import BotApp, build_application
 from bot.settings import Settings, database_url
+from storage.crypto import KeyRing, generate_key
 from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.emulator import ChatClient
 
 TEST_TOKEN = "123456:TEST-token_abc"
+#: Tests generate their data key, as the playground does (production reads DATA_KEY).
+TEST_DATA_KEY = generate_key()
+TEST_KEYRING = KeyRing.from_text(TEST_DATA_KEY)
 ADMIN_ID = 900_001
 
 
@@ -122,7 +126,7 @@ class BotHarness:
             database_url=self.db_url,
             admin_ids=frozenset({ADMIN_ID}),
         ).replace(**self.overrides)
-        self.db = Database(self.db_url)
+        self.db = Database(self.db_url, keyring=TEST_KEYRING)
         await self.start_bot()
         return self
 

@@ -12,7 +12,7 @@ from bot.emulator import BotApiEmulator
 from bot.settings import Settings
 from bot.web import make_web_app
 from storage.db import Database
-from tests.support import TEST_TOKEN
+from tests.support import TEST_KEYRING, TEST_TOKEN
 
 SECRET = "s3cret_token-1"
 
@@ -28,7 +28,7 @@ async def web(db_url: str) -> AsyncIterator[tuple[TestClient, BotApiEmulator, Da
             webhook_url="https://127.0.0.1:9/telegram/hook",
             webhook_secret=SECRET,
         )
-        db = Database(db_url)
+        db = Database(db_url, keyring=TEST_KEYRING)
         app = make_web_app(build_application(settings, db, webhook=True))
         client = TestClient(TestServer(app))
         await client.start_server()
