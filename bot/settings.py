@@ -82,14 +82,14 @@ def _http_url(name: str, raw: str, *, https_only: bool = False) -> str:
 
 
 def _data_key(env: Mapping[str, str], name: str) -> str | None:
-    from storage.crypto import KeyError_, KeyRing
+    from storage.crypto import CryptoError, KeyRing
 
     raw = env.get(name, "").strip()
     if not raw:
         return None
     try:
         KeyRing.from_text(raw)
-    except KeyError_ as exc:
+    except CryptoError as exc:
         raise SettingsError(
             f"{name} must be base64 32-byte keys separated by commas ({exc}); "
             "make one with: python -m bot genkey"

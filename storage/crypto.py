@@ -38,7 +38,7 @@ NONCE_BYTES = 12
 DIALECT_ATTRIBUTE = "jamsostek_keyring"
 
 
-class KeyError_(ValueError):  # noqa: N801 - avoid shadowing the builtin KeyError
+class CryptoError(ValueError):
     """A key is malformed, missing, or a value cannot be decrypted with the ring."""
 
 
@@ -51,9 +51,9 @@ def _decode_key(text: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
     except (ValueError, TypeError):
-        raise KeyError_("a data key is not valid base64") from None
+        raise CryptoError("a data key is not valid base64") from None
     if len(raw) != 32:
-        raise KeyError_(f"a data key must be 32 bytes (got {len(raw)})")
+        raise CryptoError(f"a data key must be 32 bytes (got {len(raw)})")
     return raw
 
 
@@ -77,7 +77,7 @@ class KeyRing:
         """Build from ``DATA_KEY`` (comma-separated base64 keys) and optional ``DATA_INDEX_KEY``."""
         raw = [_decode_key(part) for part in data_key.split(",") if part.strip()]
         if not raw:
-            raise KeyError_("DATA_KEY holds no key")
+            raise CryptoError("DATA_KEY holds no key")
         index = _decode_key(index_key) if index_key else _derive(raw[-1], b"blind-index")
         return cls(tuple((_key_id(k), k) for k in raw), index)
 
@@ -111,17 +111,17 @@ class KeyRing:
         try:
             prefix, kid, body = token.split(".", 2)
         except ValueError:
-            raise KeyError_("not an encrypted value") from None
+            raise CryptoError("not an encrypted value") from None
         if prefix != PREFIX:
-            raise KeyError_("unknown encryption format")
+            raise CryptoError("unknown encryption format")
         key = dict(self.keys).get(kid)
         if key is None:
-            raise KeyError_(f"no key {kid} in DATA_KEY (was it removed before rotation finished?)")
+            raise CryptoError(f"no key {kid} in DATA_KEY (was it removed before rotation finished?)")
         raw = base64.urlsafe_b64decode(body)
         try:
             return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], kid.encode()).decode()
         except InvalidTag:
-            raise KeyError_("value was tampered with or encrypted with another key") from None
+            raise CryptoError("value was tampered with or encrypted with another key") from None
 
     def key_id_of(self, token: str) -> str:
         """The id of the key that encrypted ``token``."""
@@ -141,7 +141,7 @@ def ring_of(dialect: Dialect) -> KeyRing:
     """The key ring attached to ``dialect``."""
     ring = getattr(dialect, DIALECT_ATTRIBUTE, None)
     if ring is None:
-        raise KeyError_("no key ring attached to this database (Database(..., keyring=...))")
+        raise CryptoError("no key ring attached to this database (Database(..., keyring=...))")
     return ring
 
 

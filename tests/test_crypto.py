@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.crypto import Encrypted, KeyError_, KeyRing, attach, generate_key
+from storage.crypto import Encrypted, CryptoError, KeyRing, attach, generate_key
 
 
 def test_round_trip_and_randomised_ciphertext() -> None:
@@ -24,7 +24,7 @@ def test_tampering_is_detected() -> None:
     token = ring.encrypt("+6281234567890")
     body = token.rsplit(".", 1)[1]
     flipped = body[:-3] + ("A" if body[-3] != "A" else "B") + body[-2:]
-    with pytest.raises(KeyError_):
+    with pytest.raises(CryptoError):
         ring.decrypt(token.rsplit(".", 1)[0] + "." + flipped)
 
 
@@ -40,13 +40,13 @@ def test_rotation_keeps_old_values_readable_and_the_index_stable() -> None:
 
 def test_missing_key_is_a_clear_error() -> None:
     token = KeyRing.from_text(generate_key()).encrypt("x")
-    with pytest.raises(KeyError_, match="no key"):
+    with pytest.raises(CryptoError, match="no key"):
         KeyRing.from_text(generate_key()).decrypt(token)
 
 
 @pytest.mark.parametrize("bad", ["", "not base64 !!", "c2hvcnQ="])
 def test_malformed_keys_are_refused(bad: str) -> None:
-    with pytest.raises(KeyError_):
+    with pytest.raises(CryptoError):
         KeyRing.from_text(bad)
 
 
