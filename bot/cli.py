@@ -17,6 +17,7 @@ from bot.application import build_application
 from bot.settings import Settings, SettingsError
 from storage.crypto import KeyRing, generate_key
 from storage.db import Database
+from storage.rotation import RotationReport
 
 KEY_FILE = Path("data") / "data.key"
 
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("genkey", help="print a new random DATA_KEY")
+    sub.add_parser(
+        "rotate-key", help="re-encrypt personal data with the first key of DATA_KEY (in batches)"
+    )
     args = parser.parse_args(argv)
     command = args.command or "run"
     if command == "genkey":
@@ -72,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level)
 
+    if command == "rotate-key":
+        report = asyncio.run(_rotate(settings))
+        print(
+            f"Re-encrypted {report.values_reencrypted} values in {report.tables} tables; "
+            f"recomputed {report.indexes_recomputed} blind indexes."
+        )
+        return 0
     if command == "migrate":
         asyncio.run(_migrate(settings))
         print("Database is up to date.")
@@ -80,6 +91,24 @@ def main(argv: list[str] | None = None) -> int:
         return _run_webhook(settings)
     asyncio.run(_run_polling(settings))
     return 0
+
+
+async def _rotate(settings: Settings) -> RotationReport:
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401 - every table on the metadata
+    from storage.rotation import rotate
+
+    db = open_database(settings)
+    try:
+        await db.migrate()
+        return await rotate(
+            db,
+            SQLModel.metadata,
+            progress=lambda table, n: print(f"{table}: {n} rows", file=sys.stderr),
+        )
+    finally:
+        await db.dispose()
 
 
 async def _migrate(settings: Settings) -> None:

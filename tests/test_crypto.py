@@ -74,3 +74,49 @@ async def test_encrypted_column_stores_ciphertext_and_reads_plaintext(tmp_path: 
     assert raw.startswith("v1.")
     assert "6311014508900002" not in raw
     assert decoded == "6311014508900002"
+
+
+async def test_rotation_reencrypts_in_batches_and_recomputes_indexes(tmp_path: Path) -> None:
+    from sqlalchemy import String
+
+    from storage.db import Database
+    from storage.rotation import rotate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite3'}"
+    old_key = generate_key()
+    meta = MetaData()
+    people = Table(
+        "people",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("nik", Encrypted()),
+        Column("nik_index", String(64)),
+        Column("phone", Encrypted(), nullable=True),
+    )
+    old = Database(url, keyring=KeyRing.from_text(old_key))
+    async with old.engine.begin() as conn:
+        await conn.run_sync(meta.create_all)
+        await conn.execute(
+            people.insert(),
+            [
+                {"id": i, "nik": f"63110145089{i:05d}", "nik_index": "stale", "phone": None}
+                for i in range(1, 13)
+            ],
+        )
+    await old.dispose()
+
+    new_ring = KeyRing.from_text(f"{generate_key()},{old_key}")
+    db = Database(url, keyring=new_ring)
+    try:
+        report = await rotate(db, meta, batch_size=5)
+        assert (report.values_reencrypted, report.indexes_recomputed) == (12, 12)
+        async with db.engine.connect() as conn:
+            raws = (await conn.execute(text("SELECT nik, nik_index FROM people"))).all()
+            plain = (await conn.execute(select(people.c.nik).order_by(people.c.id))).scalars()
+            assert list(plain)[0] == "6311014508900001"
+        assert all(new_ring.key_id_of(r[0]) == new_ring.current_id for r in raws)
+        assert raws[0][1] == new_ring.index("6311014508900001")
+        again = await rotate(db, meta, batch_size=5)
+        assert again.values_reencrypted == 0
+    finally:
+        await db.dispose()
