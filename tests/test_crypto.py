@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.crypto import Encrypted, CryptoError, KeyRing, attach, generate_key
+from storage.crypto import CryptoError, Encrypted, KeyRing, attach, generate_key
 
 
 def test_round_trip_and_randomised_ciphertext() -> None:
@@ -113,7 +113,7 @@ async def test_rotation_reencrypts_in_batches_and_recomputes_indexes(tmp_path: P
         async with db.engine.connect() as conn:
             raws = (await conn.execute(text("SELECT nik, nik_index FROM people"))).all()
             plain = (await conn.execute(select(people.c.nik).order_by(people.c.id))).scalars()
-            assert list(plain)[0] == "6311014508900001"
+            assert next(iter(plain)) == "6311014508900001"
         assert all(new_ring.key_id_of(r[0]) == new_ring.current_id for r in raws)
         assert raws[0][1] == new_ring.index("6311014508900001")
         again = await rotate(db, meta, batch_size=5)
