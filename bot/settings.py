@@ -74,7 +74,9 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _http_url(name: str, raw: str, *, https_only: bool = False) -> str:
     parts = urlsplit(raw)
-    allowed = {"https"} if https_only else {"http", "https"}
+    # Telegram only calls https webhooks; plain http is allowed for loopback (local tests, a proxy).
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    allowed = {"https"} if https_only and not loopback else {"http", "https"}
     if parts.scheme not in allowed or not parts.netloc:
         need = "an https:// URL" if https_only else "an http:// or https:// URL"
         raise SettingsError(f"{name} must be {need}; got {raw!r}")

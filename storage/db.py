@@ -27,6 +27,8 @@ from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory-lock key that serialises migrations between processes ("jamsostek").
+MIGRATION_LOCK = 0x6A616D73
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -120,6 +122,12 @@ class Database:
             command.upgrade(cfg, revision)
 
         async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Several instances may start at once: one migrates, the others wait, then find
+                # nothing to do. The lock ends with the transaction.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             await conn.run_sync(upgrade)
 
     async def dispose(self) -> None:

@@ -43,6 +43,14 @@ def test_database_url_is_mapped_to_async_driver(raw: str, expected: str) -> None
     assert Settings.from_env({**GOOD, "DATABASE_URL": raw}).database_url == expected
 
 
+def test_plain_http_webhook_only_on_loopback() -> None:
+    env = {**GOOD, "WEBHOOK_SECRET": "a"}
+    s = Settings.from_env({**env, "WEBHOOK_URL": "http://127.0.0.1:8443/tg"})
+    assert s.webhook_url == "http://127.0.0.1:8443/tg"
+    with pytest.raises(SettingsError, match="WEBHOOK_URL"):
+        Settings.from_env({**env, "WEBHOOK_URL": "http://bot.example.org/tg"})
+
+
 def test_values_are_parsed() -> None:
     s = Settings.from_env(
         {
