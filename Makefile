@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install run test test-fast lint format i18n i18n-check migrate migration bench clean
+.PHONY: help install run playground test test-fast lint format i18n i18n-check migrate migration bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 install: $(STAMP) ## create the virtualenv and install the bot with its dev tools
 
-run: $(STAMP) ## run the bot (long polling; webhook when WEBHOOK_URL is set)
+run: $(STAMP) ## run the bot (long polling; webhook when WEBHOOK_URL is set; no token: the playground)
 	$(PY) -m bot
+
+playground: $(STAMP) ## try the bot in a browser on 127.0.0.1 without Telegram (PLAYGROUND_PORT, default 8080)
+	$(PY) -m bot playground
 
 test: $(STAMP) ## install everything and run every test (PostgreSQL too when TEST_DATABASE_URL is set)
 	$(PY) -m pytest -q

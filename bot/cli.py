@@ -46,6 +46,10 @@ Get a token in one minute: open Telegram, talk to @BotFather, send /newbot, choo
 username ending in "bot", and copy the token it gives you (it looks like 123456789:AAH...). Then run:
     TELEGRAM_BOT_TOKEN=<your token> make run
 """  # noqa: S105
+PLAYGROUND_HINT = """\
+Meanwhile the playground runs the real bot on this machine, with no Telegram and no token: chat
+with it in a web browser as a worker, a facilitator or an admin.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "rotate-key", help="re-encrypt personal data with the first key of DATA_KEY (in batches)"
     )
+    roster = sub.add_parser(
+        "import-roster", help="load a coverage roster (CSV or XLSX) into the database"
+    )
+    roster.add_argument("file", type=Path, help="the roster file (see README for its headers)")
+    sub.add_parser(
+        "playground",
+        help="try the bot in a web browser on 127.0.0.1, without Telegram (no token needed)",
+    )
     args = parser.parse_args(argv)
-    command = args.command or "run"
+    # Plain `python -m bot` (what `make run` runs) falls back to the playground without a token;
+    # an explicit `run` (the Procfile's) is a deployment and must fail loudly instead.
+    command = args.command or "default"
     if command == "genkey":
         print(generate_key())
         return 0
@@ -76,6 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level)
 
+    if command == "default" and not settings.token:
+        if settings.webhook_url:
+            print(NO_TOKEN_HELP, file=sys.stderr, end="")
+            return 2
+        print(NO_TOKEN_HELP + "\n" + PLAYGROUND_HINT, file=sys.stderr, flush=True)
+        command = "playground"
+    if command == "playground":
+        from bot.playground import run as run_playground
+
+        return asyncio.run(run_playground(settings))
     if command == "rotate-key":
         report = asyncio.run(_rotate(settings))
         print(
@@ -83,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             f"recomputed {report.indexes_recomputed} blind indexes."
         )
         return 0
+    if command == "import-roster":
+        return asyncio.run(_import_roster(settings, args.file))
     if command == "migrate":
         asyncio.run(_migrate(settings))
         print("Database is up to date.")
@@ -106,6 +132,24 @@ async def _rotate(settings: Settings) -> RotationReport:
             db,
             SQLModel.metadata,
             progress=lambda table, n: print(f"{table}: {n} rows", file=sys.stderr),
+        )
+    finally:
+        await db.dispose()
+
+
+async def _import_roster(settings: Settings, path: Path) -> int:
+    from bot.i18n import Catalogs
+    from bot.roster_import import import_from_cli
+
+    if not await asyncio.to_thread(path.is_file):
+        print(f"No such file: {path}", file=sys.stderr)
+        return 2
+    db = open_database(settings)
+    try:
+        await db.migrate()
+        translator = Catalogs.load(default=settings.default_language).default
+        return await import_from_cli(
+            db, path, translator=translator, out=sys.stdout, err=sys.stderr
         )
     finally:
         await db.dispose()

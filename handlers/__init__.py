@@ -12,6 +12,13 @@ from bot.router import Router
 
 def routers() -> list[Router]:
     """Every feature's router; ``common`` last because it owns the fallback for unknown input."""
-    from handlers import common
+    from handlers import admin, broadcast, claims, common, coverage, registration
 
-    return [common.router]
+    return [
+        registration.router,
+        coverage.router,
+        claims.router,
+        admin.router,
+        broadcast.router,
+        common.router,
+    ]

@@ -116,7 +116,9 @@ class KeyRing:
             raise CryptoError("unknown encryption format")
         key = dict(self.keys).get(kid)
         if key is None:
-            raise CryptoError(f"no key {kid} in DATA_KEY (was it removed before rotation finished?)")
+            raise CryptoError(
+                f"no key {kid} in DATA_KEY (was it removed before rotation finished?)"
+            )
         raw = base64.urlsafe_b64decode(body)
         try:
             return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], kid.encode()).decode()

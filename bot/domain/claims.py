@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from bot.domain.facts import load_toml
@@ -262,10 +263,22 @@ class ClaimProcess:
     payment_working_days: MarkedFact[int]
     has_deadline_if_active: MarkedFact[bool]
     tracking_with_kpj: MarkedFact[bool]
+    tracking_site: str  # where claims are tracked (shares ``tracking_with_kpj``'s mark)
     fully_online_jkm: MarkedFact[bool | None]  # None = not known
     jkk_report_within_hours: MarkedFact[int]
     lapak_asik_steps: tuple[ProcessStep, ...]
     lapak_asik_mark: Mark
+
+
+@dataclass(frozen=True, slots=True)
+class ScholarshipTerms:
+    """The conditions of the scholarship, for explaining them before asking about children."""
+
+    max_children: int
+    min_years: Mapping[DeathCause, int]  # minimum years of iuran per cause (0 = no condition)
+    child_max_age_exclusive: int  # a child counts while younger than this (and not working)
+    regulation: str
+    mark: Mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +303,7 @@ class _ScholarshipRules:
     max_children: int
     min_years: Mapping[DeathCause, int]
     levels: tuple[LevelRule, ...]
+    child_max_age_exclusive: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,11 +366,14 @@ def _data() -> _ClaimData:
         regulation=sch_raw["regulation"],
         mark=Mark(sch_raw["mark"]),
         max_children=sch_raw["max_children"],
-        min_years={
-            DeathCause.JKM: sch_raw["jkm_min_years_paid"],
-            DeathCause.JKK: sch_raw["jkk_min_years_paid"],
-        },
+        min_years=MappingProxyType(
+            {
+                DeathCause.JKM: sch_raw["jkm_min_years_paid"],
+                DeathCause.JKK: sch_raw["jkk_min_years_paid"],
+            }
+        ),
         levels=levels,
+        child_max_age_exclusive=sch_raw["child_max_age_exclusive"],
     )
     groups = tuple(
         (int(g["priority"]), tuple(ClaimantType(m) for m in g["members"]))
@@ -396,6 +413,7 @@ def _data() -> _ClaimData:
             cp["deadline_if_active"] != "none", Mark(cp["deadline_mark"])
         ),
         tracking_with_kpj=MarkedFact(bool(cp["tracking_with_kpj"]), Mark(cp["tracking_mark"])),
+        tracking_site=cp["tracking_site"],
         fully_online_jkm=MarkedFact(
             _tristate(cp["fully_online_jkm"]), Mark(cp["fully_online_mark"])
         ),
@@ -430,6 +448,11 @@ def heir_priority(claimant: ClaimantType) -> int | None:
         if claimant in members:
             return priority
     return None
+
+
+def heir_groups() -> tuple[tuple[int, tuple[ClaimantType, ...]], ...]:
+    """Return the heir order: ``(priority, members)`` pairs, closest group first."""
+    return _data().heir_groups
 
 
 def can_claim_now(claimant: ClaimantType, *, closer_heirs_exist: bool | None) -> HeirVerdict:
@@ -468,6 +491,11 @@ def jkm_benefit() -> Breakdown:
 def jkm_effective_from() -> date:
     """Return the first date of death for which the current JKM amounts apply."""
     return _data().jkm_effective_from
+
+
+def jkk_base_income() -> int:
+    """Return the lowest BPU income base, on which the usual JKK death benefit is quoted."""
+    return _data().jkk.income_base_min
 
 
 def jkk_death_benefit(declared_income: int) -> Breakdown:
@@ -517,6 +545,18 @@ def jkk_death_benefit(declared_income: int) -> Breakdown:
 def scholarship_levels() -> tuple[LevelRule, ...]:
     """Return the per-level scholarship table in school order."""
     return _data().scholarship.levels
+
+
+def scholarship_terms() -> ScholarshipTerms:
+    """Return the scholarship conditions (children counted, years of iuran, child age limit)."""
+    rules = _data().scholarship
+    return ScholarshipTerms(
+        max_children=rules.max_children,
+        min_years=rules.min_years,
+        child_max_age_exclusive=rules.child_max_age_exclusive,
+        regulation=rules.regulation,
+        mark=rules.mark,
+    )
 
 
 def scholarship(

@@ -199,3 +199,38 @@ def coverage_status(
         grace_months=rule.grace_months,
         mark=rule.mark,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFacts:
+    """How and where iuran is paid, from ``[payment]`` in ``coverage.toml``.
+
+    Attributes:
+        months_ahead: How many months may be paid at once (1 = monthly), ascending.
+        late_fine: True when paying late costs a fine.
+        places: Office codes of ``claims.toml`` where people pay or ask, nearest first.
+        places_mark: Confidence that those offices take payments.
+        apbd_contact: Office code pemda-paid participants ask when their period ends.
+    """
+
+    months_ahead: tuple[int, ...]
+    late_fine: bool
+    places: tuple[str, ...]
+    places_mark: Mark
+    apbd_contact: str
+
+
+@functools.cache
+def payment_facts() -> PaymentFacts:
+    """Return the payment facts from ``coverage.toml``."""
+    raw = load_toml(_DATA_FILE)["payment"]
+    months = tuple(sorted(int(m) for m in raw["months_ahead"]))
+    if not months or months[0] < 1:
+        raise ValueError(f"{_DATA_FILE}: payment.months_ahead must list whole months >= 1")
+    return PaymentFacts(
+        months_ahead=months,
+        late_fine=bool(raw["late_fine"]),
+        places=tuple(raw["places"]),
+        places_mark=Mark(raw["places_mark"]),
+        apbd_contact=str(raw["apbd_contact"]),
+    )

@@ -98,6 +98,16 @@ def regency_today() -> date:
     return datetime.now(zone).date()
 
 
+def regency_time(moment: datetime) -> datetime:
+    """``moment`` (an aware datetime, e.g. ``ctx.now()``) as Balangan's local time (WITA)."""
+    return moment.astimezone(ZoneInfo(load_toml("registration.toml")["region"]["timezone"]))
+
+
+def regency_date(moment: datetime) -> date:
+    """The date in Balangan (WITA) at ``moment`` (an aware datetime, e.g. ``ctx.now()``)."""
+    return regency_time(moment).date()
+
+
 def age_on(birth_date: date, today: date) -> int:
     """Age in whole years on ``today`` (a 29 February birthday counts from 1 March)."""
     had_birthday = (today.month, today.day) >= (birth_date.month, birth_date.day)

@@ -73,6 +73,9 @@ class PlannedReminder:
     offset: int
     nonaktif_from: date  # for the message: "pay before ..."
     caught_up: bool  # True when its own day had passed and it was moved to today
+    #: Exclusive: from this local day on the reminder is pointless (e.g. a "due soon" notice
+    #: after the paid period ended), so a sender that fell behind drops it instead.
+    relevant_until: date
 
     @property
     def dedupe_key(self) -> str:
@@ -230,6 +233,7 @@ def plan_reminders(
             offset=c.offset,
             nonaktif_from=nonaktif_from,
             caught_up=caught_up,
+            relevant_until=c.relevant_until,
         )
         for c, day, caught_up in chosen
     ]

@@ -85,6 +85,9 @@ class RowErrorCode(StrEnum):
     BAD_DATE = "bad_date"
     START_AFTER_PAID_UNTIL = "start_after_paid_until"
     BAD_ENCODING = "bad_encoding"  # the CSV line is not valid UTF-8
+    # Set by the importer (bot/roster_import.py), never by the parser: the NIK already appeared
+    # on an earlier line of the same file, whose row is the one kept.
+    DUPLICATE_NIK = "duplicate_nik"
 
 
 class RowWarningCode(StrEnum):
@@ -210,6 +213,20 @@ def _rules() -> _RosterRules:
         date_formats=tuple(raw["dates"]["formats"]),
         excel_epoch=raw["dates"]["excel_epoch"],
     )
+
+
+def expected_headers() -> Mapping[Field, str]:
+    """The preferred header of each column (its first alias in ``roster_columns.toml``).
+
+    For telling an admin which header a file lacks; any alias is accepted when reading.
+    """
+    raw = load_toml(_DATA_FILE)["columns"]
+    return {Field(key): str(spec["aliases"][0]) for key, spec in raw.items()}
+
+
+def required_fields() -> tuple[Field, ...]:
+    """The columns a roster must have, in data-file order."""
+    return tuple(fld for fld, rule in _rules().columns.items() if rule.required)
 
 
 # --- low-level row sources ---------------------------------------------------------------------

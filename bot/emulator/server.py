@@ -444,6 +444,8 @@ class BotApiEmulator:
         webhook_timeout: float = 10.0,
         webhook_retry_delay: float = 0.05,
         webhook_max_retry_delay: float = 1.0,
+        first_update_id: int = 10_001,
+        first_message_id: int = 1,
     ):
         """Configure the emulator (nothing runs until :meth:`start`).
 
@@ -460,6 +462,10 @@ class BotApiEmulator:
             webhook_timeout: Seconds to wait for the webhook to answer one update.
             webhook_retry_delay: First delay before retrying a failed webhook delivery.
             webhook_max_retry_delay: Upper bound of the doubling retry delay.
+            first_update_id: Id of the first update users produce.
+            first_message_id: Id of the first message of every chat. Telegram never reuses
+                update or message ids, so a fake restarted over a database the bot kept must
+                not either (the playground starts both from the clock).
         """
         self.token = token
         self.host = host
@@ -492,7 +498,8 @@ class BotApiEmulator:
 
         self._salt = secrets.token_hex(3)
         self._file_counter = 0
-        self._next_update_id = 10_001
+        self._next_update_id = first_update_id
+        self.first_message_id = first_message_id
         #: Updates users produced (re-deliveries included); a test harness waits for the bot to
         #: have handled this many.
         self.enqueued_count = 0
@@ -1446,6 +1453,7 @@ class BotApiEmulator:
                 user=user,
                 chat_api=user.private_chat_api(),
                 chat_instance=str(-(7_000_000_000_000_000_000 + user_id)),
+                next_message_id=self.first_message_id,
             )
         else:
             chat.user = user
@@ -1688,6 +1696,34 @@ class BotApiEmulator:
         """The user unblocks the bot."""
         self._user_chat(chat_id).blocked = False
 
+    def clear(self) -> None:
+        """Empty every chat and forget files, queued updates, callbacks, calls and command menus.
+
+        Users stay, each with an empty private chat whose message ids start again (at
+        ``first_message_id``), as if the bot had just been created. Call it while no bot is
+        connected (the playground's reset stops the bot first). :attr:`change_seq` keeps
+        growing so that anyone waiting in :meth:`wait_changed` notices.
+        """
+        for chat_id, chat in list(self.chats.items()):
+            self.chats[chat_id] = ChatState(
+                chat_id=chat.chat_id,
+                user=chat.user,
+                chat_api=chat.chat_api,
+                chat_instance=chat.chat_instance,
+                next_message_id=self.first_message_id,
+            )
+        self._drop_pending()
+        self.files.clear()
+        self._files_by_path.clear()
+        self.callbacks.clear()
+        self.calls.clear()
+        self.commands_by_scope.clear()
+        self.default_menu_button = {"type": "default"}
+        self.bot_profile.clear()
+        self.last_update_by_chat.clear()
+        self._next_seq()
+        self._changes.fire()
+
     def fail_next(
         self,
         method: str,
@@ -1782,6 +1818,54 @@ class BotApiEmulator:
                     return [(c["command"], c["description"]) for c in stored]
         return []
 
+    def chat_view(self, chat_id: int) -> JsonDict:
+        """A JSON-ready picture of one chat as the user's Telegram app shows it.
+
+        The playground's page renders it. Messages are Bot API ``Message`` objects (text plus
+        entities, never the bot's raw markup) with a few additions: ``seq`` (change number of
+        the latest send or edit), ``outgoing`` (sent by the user), ``kind`` and, for a file,
+        ``file`` (``file_id``, ``kind``, ``name``, ``mime_type``, ``size``, ``width``,
+        ``height``, ``emoji``).
+
+        Args:
+            chat_id: A user's private chat.
+
+        Returns:
+            ``chat_id``, ``user``, ``change_seq``, ``messages`` (visible ones, oldest first),
+            ``reply_keyboard`` (the keyboard under the input field, or ``None``),
+            ``reply_keyboard_hidden`` (a one-time keyboard already used) and ``commands``
+            (the command menu as ``[command, description]`` pairs).
+        """
+        chat = self._user_chat(chat_id)
+        messages: list[JsonDict] = []
+        for message in chat.visible_messages():
+            view = message.to_api()
+            view["seq"] = message.seq
+            view["outgoing"] = not message.from_bot
+            view["kind"] = message.kind.value
+            stored = message.file
+            if stored is not None:
+                view["file"] = {
+                    "file_id": stored.file_id,
+                    "kind": stored.kind.value,
+                    "name": stored.file_name,
+                    "mime_type": stored.mime_type,
+                    "size": stored.size,
+                    "width": stored.width,
+                    "height": stored.height,
+                    "emoji": stored.emoji,
+                }
+            messages.append(view)
+        return {
+            "chat_id": chat.chat_id,
+            "user": chat.user.to_api(),
+            "change_seq": self._seq,
+            "messages": messages,
+            "reply_keyboard": chat.reply_keyboard,
+            "reply_keyboard_hidden": chat.reply_keyboard_hidden,
+            "commands": [list(pair) for pair in self.effective_commands(chat.user.id)],
+        }
+
     def pending_updates(self) -> list[QueuedUpdate]:
         """Updates not yet confirmed, oldest first."""
         return [u for u in self._pending if u.confirmed_at is None]
@@ -1806,6 +1890,26 @@ class BotApiEmulator:
             if remaining <= 0:
                 raise TimeoutError(f"condition not met within {timeout} s")
             await self._changes.wait(min(remaining, 0.05))
+
+    async def wait_changed(self, since: int, timeout: float) -> int:
+        """Long-poll for a message change: wait until :attr:`change_seq` exceeds ``since``.
+
+        Returns early when the server shuts down; never raises on timeout.
+
+        Args:
+            since: The change number the caller has already seen.
+            timeout: Longest wait in seconds.
+
+        Returns:
+            The current :attr:`change_seq` (equal to ``since`` when nothing changed).
+        """
+        deadline = time.monotonic() + timeout
+        while self._seq <= since and not self._closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            await self._changes.wait(remaining)
+        return self._seq
 
     async def wait_delivered(self, update: QueuedUpdate, timeout: float = 5.0) -> QueuedUpdate:
         """Wait until the bot received ``update`` (getUpdates answer or webhook 2xx)."""

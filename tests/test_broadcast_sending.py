@@ -1,0 +1,589 @@
+"""The broadcast sender end to end, against the Bot API emulator enforcing Telegram's limits.
+
+2,000 recipients with the emulator answering 429 beyond the limits (none may be received, nobody
+may get two copies), the real 30/s pace measured, a crash (sender task cancelled, and a real
+``kill -9`` of a bot process) and a graceful restart mid-way, pause / resume / cancel, quiet hours,
+blocked users, reminders-off users and bounded retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import io
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import pytest
+
+from bot import broadcast_sender
+from bot.broadcast import RetryPolicy
+from bot.emulator import ChatClient
+from storage.models import Role
+from storage.models.broadcast import Broadcast
+from tests.support import ADMIN_ID, TEST_DATA_KEY, TEST_TOKEN, BotHarness
+
+SEND = "✅ Kirim sekarang"
+
+
+# --- helpers (also used by tests/test_broadcast_flow.py) ------------------------------------------
+
+
+def fast_tuning(**changes: object) -> broadcast_sender.SenderTuning:
+    """The sender's timing shortened for tests that do not enforce rate limits."""
+    values: dict[str, object] = {
+        "poll_seconds": 0.1,
+        "start_delay": 0.1,
+        "progress_seconds": 0.5,
+        "claim_lease": 1.0,
+        "recover_seconds": 0.3,
+        "retry": RetryPolicy(max_attempts=3, backoff=(0.2, 0.3)),
+        **changes,
+    }
+    return dataclasses.replace(broadcast_sender.DEFAULT_TUNING, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use :func:`fast_tuning` for the senders started in this test."""
+    monkeypatch.setattr(broadcast_sender, "DEFAULT_TUNING", fast_tuning())
+
+
+async def seed_users(
+    harness: BotHarness,
+    ids: Iterable[int],
+    *,
+    role: Role = Role.WORKER,
+    reminders: bool = True,
+    unreachable: bool = False,
+) -> list[int]:
+    """Create users through the repositories (and their chats in the emulator)."""
+    ids = list(ids)
+    async with harness.db.transaction() as repo:
+        for uid in ids:
+            await repo.users.set_role(user_id=uid, role=role)
+            if not reminders:
+                await repo.reminders.set_reminders_enabled(user_id=uid, enabled=False)
+            if unreachable:
+                await repo.users.mark_unreachable(user_id=uid)
+    for uid in ids:
+        harness.emu.add_user(uid, f"Warga{uid}")
+    return ids
+
+
+async def compose(
+    admin: ChatClient,
+    text: str = "Rapat warga besok pagi.",
+    *,
+    kind: str = "ann",
+    audience: str = "all",
+) -> None:
+    """/siaran up to the confirmation screen (buttons pressed by their callback data)."""
+    await admin.send("/siaran")
+    await admin.send(text)
+    await admin.press(f"bc:kind:{kind}")
+    await admin.press(f"bc:aud:{audience}")
+    assert "Penerima:" in admin.last_text, admin.transcript()
+
+
+async def broadcast(harness: BotHarness, broadcast_id: int = 1) -> Broadcast:
+    """The stored broadcast."""
+    async with harness.db.transaction() as repo:
+        found = await repo.broadcasts.get(broadcast_id)
+    assert found is not None
+    return found
+
+
+async def counts(harness: BotHarness, broadcast_id: int = 1) -> dict[str, int]:
+    """Recipient rows per status."""
+    async with harness.db.transaction() as repo:
+        return await repo.broadcasts.counts(broadcast_id)
+
+
+async def wait_finished(
+    harness: BotHarness, broadcast_id: int = 1, timeout: float = 30
+) -> Broadcast:
+    """Wait until the final report of a broadcast has been sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await broadcast(harness, broadcast_id)
+        if found.finished_at is not None:
+            # The report goes out right after; give it its (rate-limited) moment.
+            await harness.emu.wait_for(
+                lambda: any(
+                    "Penerima:" in (m.text or "") for m in harness.emu.bot_messages(ADMIN_ID)
+                ),
+                timeout=10,
+            )
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"broadcast {broadcast_id} not finished: {await counts(harness)}")
+
+
+def delivered(harness: BotHarness, ids: Iterable[int]) -> Counter[int]:
+    """Successful sends (any kind of message) per recipient chat."""
+    wanted = set(ids)
+    return Counter(
+        c.chat_id
+        for c in harness.emu.calls
+        if c.ok
+        and c.chat_id in wanted
+        and c.method in {"sendMessage", "sendPhoto", "sendDocument"}
+    )
+
+
+def admin_copies(harness: BotHarness, start: str = "📢 Pengumuman") -> int:
+    """Messages in the admin's chat that look like the broadcast (its preview included)."""
+    return sum(1 for m in harness.emu.bot_messages(ADMIN_ID) if (m.text or "").startswith(start))
+
+
+def achieved_rate(harness: BotHarness, ids: Iterable[int]) -> float:
+    """Messages per second from the first to the last accepted send, as the fake API saw them."""
+    wanted = set(ids)
+    times = sorted(
+        c.time
+        for c in harness.emu.calls
+        if c.ok and c.method == "sendMessage" and c.chat_id in wanted
+    )
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def max_in_any_second(harness: BotHarness) -> int:
+    """The most rate-limited calls the fake API accepted within one rolling second."""
+    times = sorted(
+        c.time for c in harness.emu.calls if c.ok and harness.emu.limiter.applies_to(c.method)
+    )
+    best, left = 0, 0
+    for right, t in enumerate(times):
+        while times[left] <= t - 1.0:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+@pytest.fixture
+async def fast_harness(db_url: str, fast: None) -> AsyncIterator[BotHarness]:
+    """The bot with a fast sender pace (300/s) and short timings; no emulator limits."""
+    async with BotHarness(db_url, broadcast_rate=300.0) as harness:
+        yield harness
+
+
+# --- throughput under Telegram's limits --------------------------------------------------------------
+
+
+async def test_two_thousand_recipients_under_rate_limits(db_url: str) -> None:
+    rate = 500
+    async with BotHarness(db_url, broadcast_rate=float(rate)) as harness:
+        ids = await seed_users(harness, range(100_001, 102_001))
+        admin = harness.admin()
+        await compose(admin)
+        assert "Penerima: 2.001" in admin.last_text  # the admin is a user too
+        await asyncio.sleep(1.1)  # the composing replies leave the per-chat window
+        harness.emu.set_rate_limits(global_per_second=rate, per_chat_per_second=1)
+        started = time.monotonic()
+        await admin.press(SEND)
+        await wait_finished(harness, timeout=60)
+        elapsed = time.monotonic() - started
+        assert harness.emu.rate_limited == 0
+        per_chat = delivered(harness, ids)
+        assert set(per_chat.values()) == {1}
+        assert len(per_chat) == 2000
+        assert admin_copies(harness) == 2  # the preview and the broadcast itself
+        assert await counts(harness) == {"sent": 2001}
+        assert max_in_any_second(harness) <= rate
+        achieved = achieved_rate(harness, ids)
+        print(
+            f"\n2000 recipients at limit {rate}/s: achieved {achieved:.1f}/s "
+            f"({achieved / rate:.3f} of the limit), 429s {harness.emu.rate_limited}, "
+            f"confirm-to-report {elapsed:.1f} s"
+        )
+        assert achieved >= 0.9 * rate
+
+
+async def test_real_pace_of_thirty_per_second(db_url: str) -> None:
+    async with BotHarness(db_url) as harness:  # BROADCAST_RATE default: 30
+        ids = await seed_users(harness, range(200_001, 200_121))
+        admin = harness.admin()
+        await compose(admin, audience="all")
+        await asyncio.sleep(1.1)
+        harness.emu.set_rate_limits(global_per_second=30, per_chat_per_second=1)
+        await admin.press(SEND)
+        await wait_finished(harness, timeout=30)
+        assert harness.emu.rate_limited == 0
+        assert set(delivered(harness, ids).values()) == {1}
+        achieved = achieved_rate(harness, ids)
+        print(
+            f"\n120 recipients at limit 30/s: achieved {achieved:.2f}/s "
+            f"({achieved / 30:.3f} of the limit), 429s {harness.emu.rate_limited}, "
+            f"max in any second {max_in_any_second(harness)}"
+        )
+        assert achieved >= 0.97 * 30
+        assert max_in_any_second(harness) <= 30
+
+
+# --- crash and restart ---------------------------------------------------------------------------------
+
+
+def _sender_task(harness: BotHarness) -> asyncio.Task[None]:
+    return next(t for t in harness.botapp.loops if t.get_name() == "broadcast_loop")
+
+
+async def _wait_sent(harness: BotHarness, ids: list[int], at_least: int) -> None:
+    wanted = set(ids)
+
+    def enough() -> bool:
+        return sum(1 for c in harness.emu.calls if c.ok and c.chat_id in wanted) >= at_least
+
+    await harness.emu.wait_for(enough, timeout=30)
+
+
+async def test_crash_mid_way_then_restart_never_sends_twice(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rate = 500
+    monkeypatch.setattr(
+        broadcast_sender,
+        "DEFAULT_TUNING",
+        dataclasses.replace(broadcast_sender.DEFAULT_TUNING, claim_lease=1.0, recover_seconds=0.3),
+    )
+    async with BotHarness(db_url, broadcast_rate=float(rate)) as harness:
+        ids = await seed_users(harness, range(300_001, 301_201))
+        admin = harness.admin()
+        await compose(admin)
+        await asyncio.sleep(1.1)
+        harness.emu.set_rate_limits(global_per_second=rate, per_chat_per_second=1)
+        await admin.press(SEND)
+        await _wait_sent(harness, ids, 400)
+        # The crash: the sender dies at whatever await it is in; nothing of it is cleaned up.
+        _sender_task(harness).cancel()
+        await asyncio.sleep(0.05)
+        crashed_at = await counts(harness)
+        assert crashed_at.get("sending", 0) > 0, crashed_at
+        await harness.stop_bot()
+        await harness.start_bot()
+        await wait_finished(harness, timeout=60)
+        final = await counts(harness)
+        per_chat = delivered(harness, ids)
+        assert harness.emu.rate_limited == 0
+        assert max(per_chat.values()) == 1  # nobody twice
+        async with harness.db.transaction() as repo:
+            rows = await repo.broadcasts.recipients(1)
+        by_user = {r.user_id: r for r in rows}
+        for uid in ids:
+            row = by_user[uid]
+            if row.status == "sent":
+                assert per_chat[uid] == 1
+            else:
+                # Claimed by the dead sender: maybe delivered, never sent again.
+                assert (row.status, row.last_error) == ("failed", "interrupted")
+        interrupted = final.get("failed", 0)
+        assert 0 < interrupted <= 3 * 100
+        assert final["sent"] + interrupted == len(ids) + 1
+        print(f"\ncrash at {crashed_at}: {interrupted} rows closed as interrupted, 0 duplicates")
+
+
+async def test_graceful_restart_mid_way_loses_nothing(db_url: str) -> None:
+    rate = 500
+    async with BotHarness(db_url, broadcast_rate=float(rate)) as harness:
+        ids = await seed_users(harness, range(400_001, 401_201))
+        admin = harness.admin()
+        await compose(admin)
+        await asyncio.sleep(1.1)
+        harness.emu.set_rate_limits(global_per_second=rate, per_chat_per_second=1)
+        await admin.press(SEND)
+        await _wait_sent(harness, ids, 400)
+        await harness.stop_bot()
+        stopped_at = await counts(harness)
+        assert "sending" not in stopped_at  # unsent claims were given back
+        assert stopped_at.get("pending", 0) > 0
+        await harness.start_bot()
+        await wait_finished(harness, timeout=60)
+        assert await counts(harness) == {"sent": len(ids) + 1}
+        assert set(delivered(harness, ids).values()) == {1}
+        assert harness.emu.rate_limited == 0
+
+
+@pytest.mark.slow
+async def test_kill_9_of_a_bot_process_then_restart(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real bot process is killed with SIGKILL while sending; another one finishes the job."""
+    rate = 500
+    monkeypatch.setattr(
+        broadcast_sender,
+        "DEFAULT_TUNING",
+        dataclasses.replace(broadcast_sender.DEFAULT_TUNING, claim_lease=1.0, recover_seconds=0.3),
+    )
+    async with BotHarness(db_url, broadcast_rate=float(rate)) as harness:
+        ids = await seed_users(harness, range(500_001, 501_501))
+        admin = harness.admin()
+        await compose(admin)
+        await asyncio.sleep(1.1)
+        await admin.press(SEND)
+        # Hand over to a real process before anything is sent (the start delay is 1.2 s).
+        await harness.stop_bot()
+        harness.emu.set_rate_limits(global_per_second=rate, per_chat_per_second=1)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+            BOT_API_URL=harness.emu.base_url,
+            DATABASE_URL=harness.db_url,
+            DATA_KEY=TEST_DATA_KEY,
+            BROADCAST_RATE=str(rate),
+            LOG_LEVEL="WARNING",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await _wait_sent(harness, ids, 500)
+        finally:
+            proc.kill()
+            await proc.wait()
+        killed_at = await counts(harness)
+        await harness.start_bot()
+        await wait_finished(harness, timeout=60)
+        final = await counts(harness)
+        per_chat = delivered(harness, ids)
+        assert harness.emu.rate_limited == 0
+        assert max(per_chat.values()) == 1
+        interrupted = final.get("failed", 0)
+        assert final["sent"] + interrupted == len(ids) + 1
+        assert interrupted <= 3 * 100
+        print(f"\nkill -9 at {killed_at}: {interrupted} interrupted, 0 duplicates")
+
+
+# --- admin controls --------------------------------------------------------------------------------------
+
+
+async def _progress_button(harness: BotHarness, label: str) -> None:
+    def shown() -> bool:
+        return any(label in row for m in harness.emu.bot_messages(ADMIN_ID) for row in m.buttons())
+
+    await harness.emu.wait_for(shown, timeout=10)
+
+
+async def test_pause_resume_and_progress(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(broadcast_sender, "DEFAULT_TUNING", fast_tuning())
+    async with BotHarness(db_url, broadcast_rate=40.0) as harness:
+        ids = await seed_users(harness, range(600_001, 600_201))
+        admin = harness.admin()
+        await compose(admin)
+        await admin.press(SEND)
+        await _progress_button(harness, "⏸ Jeda")
+        await _wait_sent(harness, ids, 20)
+        await admin.press("⏸ Jeda")
+        assert admin.last_answer is not None
+        assert "Dijeda" in (admin.last_answer.text or "")
+        await _progress_button(harness, "▶ Lanjutkan")
+        progress = next(m for m in reversed(harness.emu.bot_messages(ADMIN_ID)) if m.buttons())
+        assert "dijeda" in (progress.text or "")
+        assert "█" in (progress.text or "")
+        assert "Sisa:" in (progress.text or "")
+        paused_count = sum(delivered(harness, ids).values())
+        await asyncio.sleep(1.0)
+        assert sum(delivered(harness, ids).values()) == paused_count  # nothing while paused
+        assert paused_count < len(ids)
+        await admin.press("▶ Lanjutkan")
+        await wait_finished(harness)
+        assert await counts(harness) == {"sent": len(ids) + 1}
+        assert set(delivered(harness, ids).values()) == {1}
+        report = harness.emu.bot_messages(ADMIN_ID)[-1].text or ""
+        assert "Siaran #1</b>" not in report  # rendered, not raw HTML
+        assert "✅ Terkirim: 201" in report
+        async with harness.db.transaction() as repo:
+            actions = [e.action for e in await repo.audit.latest(limit=10)]
+        assert {"broadcast.create", "broadcast.pause", "broadcast.resume"} <= set(actions)
+
+
+async def test_cancel_skips_the_rest_and_reports(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(broadcast_sender, "DEFAULT_TUNING", fast_tuning())
+    async with BotHarness(db_url, broadcast_rate=40.0) as harness:
+        ids = await seed_users(harness, range(700_001, 700_201))
+        admin = harness.admin()
+        await compose(admin)
+        await admin.press(SEND)
+        await _progress_button(harness, "✖ Batalkan")
+        await _wait_sent(harness, ids, 20)
+        await admin.press("✖ Batalkan")
+        assert "Batalkan siaran #1?" in admin.last_text
+        await admin.press("Ya, batalkan")
+        assert "dibatalkan" in admin.last_text
+        found = await wait_finished(harness)
+        assert found.status == "cancelled"
+        final = await counts(harness)
+        assert set(final) == {"sent", "skipped"}
+        assert (
+            final["sent"]
+            == sum(delivered(harness, ids).values()) + delivered(harness, [ADMIN_ID])[ADMIN_ID]
+        )
+        report = admin.documents()[-1]
+        assert report.file_name == "siaran-1-tidak-terkirim.csv"
+        lines = report.data.decode("utf-8-sig").splitlines()
+        assert len(lines) == final["skipped"] + 1
+        assert lines[1].endswith(",skipped,cancelled,Siaran dibatalkan,0")
+        caption = harness.emu.bot_messages(ADMIN_ID)[-1].text or ""
+        assert "dibatalkan setelah" in caption
+        # A second cancel is refused politely.
+        await admin.press("bc:cancel:1")
+        assert admin.last_answer is not None
+        assert "sudah selesai" in (admin.last_answer.text or "")
+
+
+# --- quiet hours, blocked users, reminders off, retries ------------------------------------------------
+
+
+async def test_quiet_hours_hold_messages_until_eight(fast_harness: BotHarness) -> None:
+    harness = fast_harness
+    harness.clock.now = harness.clock.now.replace(hour=13)  # 21:00 WITA
+    ids = await seed_users(harness, range(800_001, 800_011))
+    admin = harness.admin()
+    await compose(admin)
+    assert "jam istirahat" in admin.last_text
+    assert "08.00 WITA" in admin.last_text
+    await admin.press(SEND)
+    await _progress_button(harness, "⏸ Jeda")
+    await asyncio.sleep(0.8)
+    assert not delivered(harness, ids)
+    progress = next(m for m in reversed(harness.emu.bot_messages(ADMIN_ID)) if m.buttons())
+    assert "jam istirahat, pengiriman lanjut pukul 08.00 WITA" in (progress.text or "")
+    harness.clock.advance(hours=11)  # 08:00 WITA
+    await wait_finished(harness)
+    assert set(delivered(harness, ids).values()) == {1}
+
+
+async def test_quiet_hours_override_sends_at_night(fast_harness: BotHarness) -> None:
+    harness = fast_harness
+    harness.clock.now = harness.clock.now.replace(hour=14)  # 22:00 WITA
+    ids = await seed_users(harness, range(810_001, 810_006))
+    admin = harness.admin()
+    await compose(admin)
+    await admin.press("🌙 Jam istirahat: tunggu sampai 08.00")
+    assert "tetap kirim (penting)" in str(admin.buttons())
+    assert "Sekarang jam istirahat" not in admin.last_text
+    await admin.press(SEND)
+    found = await wait_finished(harness)
+    assert found.ignore_quiet_hours
+    assert set(delivered(harness, ids).values()) == {1}
+
+
+async def test_blocked_users_are_marked_and_never_retried(fast_harness: BotHarness) -> None:
+    harness = fast_harness
+    ids = await seed_users(harness, range(900_001, 900_021))
+    old = await seed_users(harness, [900_100], unreachable=True)
+    for uid in ids[:3]:
+        harness.emu.block(uid)
+    admin = harness.admin()
+    await compose(admin)
+    assert "1 orang pernah memblokir bot dan dilewati." in admin.last_text
+    await admin.press(SEND)
+    await wait_finished(harness)
+    assert await counts(harness) == {"sent": 18, "blocked": 3, "skipped": 1}
+    for uid in ids[:3]:
+        calls = harness.emu.calls_for("sendMessage", chat_id=uid)
+        assert [c.status for c in calls] == [403]  # one try, no retry
+    assert not harness.emu.calls_for("sendMessage", chat_id=old[0])
+    async with harness.db.transaction() as repo:
+        users = {u.id: u for u in await repo.broadcasts.users([*ids[:4], *old])}
+    assert [users[u].unreachable for u in ids[:4]] == [True, True, True, False]
+    lines = admin.documents()[-1].data.decode("utf-8-sig").splitlines()
+    assert sorted(lines[1:]) == sorted(
+        [f"{uid},blocked,blocked,Memblokir bot,1" for uid in ids[:3]]
+        + [f"{old[0]},skipped,unreachable,Sudah memblokir bot sebelumnya,0"]
+    )
+
+
+async def test_reminders_off_users_get_no_reminder_but_get_announcements(
+    fast_harness: BotHarness,
+) -> None:
+    harness = fast_harness
+    on = await seed_users(harness, range(910_001, 910_006))
+    off = await seed_users(harness, range(910_101, 910_104), reminders=False)
+    admin = harness.admin()
+    await compose(admin, "Jangan lupa bayar iuran bulan ini.", kind="rem")
+    assert "3 orang mematikan pengingat dan dilewati." in admin.last_text
+    await admin.press(SEND)
+    await wait_finished(harness)
+    assert not delivered(harness, off)
+    assert set(delivered(harness, on).values()) == {1}
+    text = harness.emu.bot_messages(on[0])[-1].text or ""
+    assert text.startswith("🔔 Pengingat\n\nJangan lupa bayar iuran bulan ini.")
+    assert (await counts(harness))["skipped"] == 3
+    await compose(admin, "Kantor tutup hari Senin.", kind="ann")
+    await admin.press(SEND)
+    await wait_finished(harness, broadcast_id=2)
+    assert set(delivered(harness, off).values()) == {1}
+    assert (harness.emu.bot_messages(off[0])[-1].text or "").startswith("📢 Pengumuman")
+
+
+async def test_server_errors_are_retried_a_bounded_number_of_times(
+    fast_harness: BotHarness,
+) -> None:
+    harness = fast_harness
+    (facilitator,) = await seed_users(harness, [920_001], role=Role.FACILITATOR)
+    admin = harness.admin()
+    await compose(admin, audience="fac")
+    harness.emu.fail_next("sendMessage", status=500, count=2)
+    await admin.press(SEND)
+    await wait_finished(harness)
+    assert [c.status for c in harness.emu.calls_for("sendMessage", chat_id=facilitator)] == [
+        500,
+        500,
+        200,
+    ]
+    async with harness.db.transaction() as repo:
+        (row,) = await repo.broadcasts.recipients(1)
+    assert (row.status, row.attempts) == ("sent", 3)
+    # Three failures in a row: given up after the third attempt (max_attempts = 3 here).
+    await compose(admin, audience="fac")
+    harness.emu.fail_next("sendMessage", status=500, count=3)
+    await admin.press(SEND)
+    await wait_finished(harness, broadcast_id=2)
+    assert [c.status for c in harness.emu.calls_for("sendMessage", chat_id=facilitator)][3:] == [
+        500,
+        500,
+        500,
+    ]
+    assert await counts(harness, 2) == {"failed": 1}
+    rows = list(csv.reader(io.StringIO(admin.documents()[-1].data.decode("utf-8-sig"))))
+    assert rows[1] == [
+        str(facilitator),
+        "failed",
+        "server_error",
+        "Gangguan Telegram, tetap gagal setelah dicoba ulang",
+        "3",
+    ]
+
+
+async def test_a_429_pauses_the_whole_sender_and_nothing_is_lost(fast_harness: BotHarness) -> None:
+    harness = fast_harness
+    ids = await seed_users(harness, range(930_001, 930_031))
+    admin = harness.admin()
+    await compose(admin)
+    harness.emu.fail_next("sendMessage", status=429, retry_after=1)
+    await admin.press(SEND)
+    await wait_finished(harness)
+    assert set(delivered(harness, ids).values()) == {1}
+    limited = [c for c in harness.emu.calls if c.status == 429]
+    assert len(limited) == 1
+    after = [
+        c.time
+        for c in harness.emu.calls
+        if c.ok and c.method == "sendMessage" and c.time > limited[0].time
+    ]
+    assert after
+    assert min(after) - limited[0].time >= 0.95  # everything waited retry_after
