@@ -57,8 +57,17 @@ migrate: $(STAMP) ## apply database migrations to DATABASE_URL
 migration: $(STAMP) ## autogenerate a migration: make migration m="what changed"
 	$(PY) -m storage.make_migration "$(m)"
 
-bench: $(STAMP) ## run the benchmarks in bench/ (baselines in the same run)
-	$(PY) -m bench
+BENCH_VENV  := $(VENV)/bench-aiogram
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+# Baseline B (aiogram) gets its own environment: aiogram pins an older pydantic than the bot uses.
+$(BENCH_STAMP): bench/requirements.txt | $(STAMP)
+	$(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP) ## run the benchmarks in bench/, baselines in the same run (BENCH_ARGS=--quick)
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data/playground*

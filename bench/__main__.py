@@ -24,7 +24,9 @@ def _names(only: list[str] | None) -> list[str]:
     names = [n.strip().replace("-", "_") for item in only for n in item.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        raise SystemExit(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+        raise SystemExit(
+            f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
     return names
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -82,6 +83,6 @@ async def _migrate(url: str) -> None:
         await db.dispose()
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, **options: Any) -> Database:
     """A :class:`Database` on a ``DATABASE_URL`` (for seeding data before a run)."""
-    return Database(database_url(url))
+    return Database(database_url(url), **options)

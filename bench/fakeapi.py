@@ -79,6 +79,10 @@ class BenchEmulator(BotApiEmulator):
 
     def __init__(self, **kwargs: Any) -> None:
         """Create the emulator without call recording (long runs)."""
+        # Update ids must not repeat across runs: a database kept between two runs (the status
+        # check grows one) remembers processed update ids and would ignore a repeated one. Time in
+        # 10 µs units leaves 500,000 ids between two runs started 5 s apart.
+        kwargs.setdefault("first_update_id", time.time_ns() // 10_000)
         super().__init__(record_calls=False, **kwargs)
         self.waiters: dict[int, _Waiter] = {}
         self.call_counts: Counter[str] = Counter()
@@ -178,7 +182,7 @@ class LoadDriver:
         self.emu = emu
         self.spec = spec
         self.window = _Window(bot_pid)
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, int]] = []
         self.errors: list[str] = []
         self.finished = 0
         self.stop_at = float("inf")
@@ -237,7 +241,7 @@ class LoadDriver:
             if time.perf_counter() >= self.stop_at:
                 return
             step = script[index % len(script)]
-            if not await self._step(user_id, step, index):
+            if not await self._step(user_id, step, index % len(script)):
                 return
             index += 1
         self.finished += 1
@@ -261,7 +265,7 @@ class LoadDriver:
             return False
         finally:
             emu.waiters.pop(user_id, None)
-        self.samples.append((started, finished))
+        self.samples.append((started, finished, index))
         _trim(emu, user_id)
         return True
 
@@ -288,11 +292,16 @@ class LoadDriver:
 
     def _result(self) -> LoadResult:
         window = self.window
-        inside = sorted(
-            (end - start) * 1000
-            for start, end in self.samples
+        kept = [
+            (index, (end - start) * 1000)
+            for start, end, index in self.samples
             if window.opened <= end <= window.closed
-        )
+        ]
+        inside = sorted(ms for _, ms in kept)
+        by_step: dict[int, list[float]] = {}
+        for index, ms in kept:
+            by_step.setdefault(index, []).append(ms)
+        steps = [sorted(by_step.get(i, ())) for i in range(max(by_step, default=-1) + 1)]
         seconds = window.closed - window.opened
         bot_cpu = window.bot_cpu[1] - window.bot_cpu[0] if len(window.bot_cpu) == 2 else 0.0
         calls = window.calls[1] - window.calls[0]
@@ -310,6 +319,8 @@ class LoadDriver:
             error_samples=tuple(self.errors[:MAX_ERROR_SAMPLES]),
             calls=dict(calls),
             users_finished=self.finished,
+            step_p50_ms=tuple(percentile(v, 0.50) for v in steps),
+            step_p99_ms=tuple(percentile(v, 0.99) for v in steps),
         )
 
 

@@ -87,7 +87,9 @@ BASELINE_B = BotSpec(
 
 def ours_echo(transport: str) -> BotSpec:
     """Our echo stack with the given ``BOT_TRANSPORT``."""
-    return BotSpec(f"ours-echo ({transport})", "bench.bots.ours_echo", {"BOT_TRANSPORT": transport})
+    return BotSpec(
+        f"ours-echo ({transport})", "bench.bots.ours_echo", {"BOT_TRANSPORT": transport}
+    )
 
 
 def ours_app(label: str, database_url: str, **env: str) -> BotSpec:

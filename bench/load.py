@@ -121,6 +121,7 @@ class LoadResult:
         error_samples: a few error descriptions.
         calls: Bot API calls by method over the window.
         users_finished: users whose script ran to the end.
+        step_p50_ms, step_p99_ms: latencies by position in the script (step 1, 2...).
     """
 
     steps: int
@@ -136,6 +137,8 @@ class LoadResult:
     error_samples: tuple[str, ...] = ()
     calls: dict[str, int] = field(default_factory=dict)
     users_finished: int = 0
+    step_p50_ms: tuple[float, ...] = ()
+    step_p99_ms: tuple[float, ...] = ()
 
     @property
     def updates_per_second(self) -> float:
@@ -159,7 +162,8 @@ class LoadResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LoadResult:
         """Rebuild a result from :meth:`to_json`'s output."""
-        return cls(**{**data, "error_samples": tuple(data.get("error_samples", ()))})
+        tuples = ("error_samples", "step_p50_ms", "step_p99_ms")
+        return cls(**{**data, **{k: tuple(data.get(k, ())) for k in tuples}})
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

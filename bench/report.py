@@ -48,7 +48,9 @@ class Check:
     note: str = ""
 
     @classmethod
-    def ratio_at_least(cls, name: str, ours: float | None, base: float | None, goal: float) -> Check:
+    def ratio_at_least(
+        cls, name: str, ours: float | None, base: float | None, goal: float
+    ) -> Check:
         """``ours / base >= goal`` (higher is better)."""
         if not ours or not base:
             return cls(name, f"≥ {goal:.2f}×", None, None, "not measured")
@@ -58,7 +60,9 @@ class Check:
         return cls(name, f"≥ {goal:.2f}×", value, met, note)
 
     @classmethod
-    def ratio_at_most(cls, name: str, ours: float | None, base: float | None, goal: float) -> Check:
+    def ratio_at_most(
+        cls, name: str, ours: float | None, base: float | None, goal: float
+    ) -> Check:
         """``ours / base <= goal`` (lower is better)."""
         if not ours or not base:
             return cls(name, f"≤ {goal:.2f}×", None, None, "not measured")
@@ -107,7 +111,13 @@ class Section:
             "measurements": [m.to_json() for m in self.measurements],
             "baselines": [m.to_json() for m in self.baselines],
             "checks": [
-                {"name": c.name, "target": c.target, "value": c.value, "met": c.met, "note": c.note}
+                {
+                    "name": c.name,
+                    "target": c.target,
+                    "value": c.value,
+                    "met": c.met,
+                    "note": c.note,
+                }
                 for c in self.checks
             ],
             "facts": [list(f) for f in self.facts],

@@ -4,13 +4,22 @@
   or self-paying, coverage ending within N days, facilitators), stored as JSON on the broadcast and
   turned into SQL by :mod:`storage.repos.broadcast`.
 * **Pacing** — Telegram allows about 30 messages per second overall and one per second per chat, and
-  answers 429 beyond that. :class:`RatePlan` spaces send *slots* ``1 / (rate × (1 − headroom))``
-  apart (the slots come from one budget shared by every bot process, see
-  :func:`plan_slots`); :class:`WindowGuard` refuses a start that would put more than ``rate`` starts
-  in any rolling second, and :class:`ChatSpacing` keeps one chat's messages a second apart. A slot
-  the sender reaches late by more than :attr:`RatePlan.late_tolerance` is given up rather than used,
-  so a stalled process never catches up in a burst. (python-telegram-bot's ``AIORateLimiter`` lets a
-  burst through in the first second and drops messages on 429; it is not used.)
+  answers 429 beyond that. Two mechanisms work together:
+
+  - :class:`WindowGuard` (one per process) is the hard guarantee: a message counts against the
+    rolling second from the moment its request starts until one ``window`` after its *response*
+    arrived. Telegram stamps a request somewhere between those two moments, so however the network
+    or the event loop jitters, Telegram never sees more than ``rate`` of our requests within one
+    second. (python-telegram-bot's ``AIORateLimiter`` lets a burst through in the first second and
+    drops messages on 429; it is not used.)
+  - :class:`RatePlan` spaces send *slots* ``1 / (rate × (1 − headroom))`` apart; the slots come from
+    one budget row every bot process shares (:func:`plan_slots`), so several processes together
+    keep one pace. While other processes draw from the budget too, a slot reached later than
+    :attr:`RatePlan.late_tolerance` is given up instead of used, so that one process catching up
+    never squeezes its messages between another's; a process sending alone uses late slots (its
+    guard already bounds any catch-up).
+
+  :class:`ChatSpacing` keeps one chat's messages a second apart.
 * **Outcomes** — :func:`classify` maps a Bot API error to what the sender does: a 429 pauses the
   whole sender for ``retry_after``; a 403 means the user blocked the bot (never retried); a timeout
   may have delivered the message, so it is *not* retried (no one may get a broadcast twice); server
@@ -121,8 +130,8 @@ class RatePlan:
 
     Attributes:
         rate: The configured limit, messages per second overall (``BROADCAST_RATE``).
-        headroom: Fraction below the limit the slots are spaced at, so that network jitter
-            between our clock and Telegram's never puts ``rate + 1`` arrivals in one second.
+        headroom: Fraction below the limit the slots are spaced at: room for the jitter between
+            the processes sharing the budget.
         window: The rolling window of the limit, in seconds.
     """
 
@@ -151,7 +160,7 @@ class RatePlan:
 
     @property
     def late_tolerance(self) -> float:
-        """A slot reached later than this is given up (less than half the slack)."""
+        """While sharing the budget, a slot reached later than this is given up."""
         return max(0.0, min(0.05, self.slack * 0.4))
 
     @property
@@ -183,29 +192,44 @@ def after_slots(slots: tuple[float, ...], plan: RatePlan, next_free: float) -> f
 
 
 class WindowGuard:
-    """At most ``limit`` send starts in any rolling ``window`` seconds (this process).
+    """At most ``limit`` of this process's requests in any rolling ``window`` as Telegram sees them.
 
-    The slots already keep the pace; this guard makes the limit hold even when a slot is used late.
+    A request occupies the window from its start until ``window`` seconds after its response (or
+    error) arrived: Telegram received it somewhere in between, so no choice of Telegram's clock can
+    put ``limit + 1`` of them in one window. The cost is the response latency per message: about
+    a millisecond against a local API, a tenth of a second against Telegram.
     """
 
-    __slots__ = ("_starts", "limit", "window")
+    __slots__ = ("_done", "_in_flight", "limit", "window")
 
     def __init__(self, limit: int, window: float = 1.0) -> None:
         self.limit = limit
         self.window = window
-        self._starts: deque[float] = deque(maxlen=limit)
+        self._in_flight = 0
+        #: Response times still inside the window, oldest first.
+        self._done: deque[float] = deque()
 
     def wait_time(self, now: float) -> float:
-        """Seconds until one more send may start (0 when it may start now)."""
-        if len(self._starts) < self.limit:
+        """Seconds until one more request may start (0 when it may start now)."""
+        done = self._done
+        # A microsecond beyond the window, so that rounding never lets a stamp count twice.
+        span = self.window + 1e-6
+        while done and done[0] + span <= now:
+            done.popleft()
+        if self._in_flight + len(done) < self.limit:
             return 0.0
-        # The oldest of the last ``limit`` starts must have left the window (strictly).
-        due = self._starts[0] + self.window + 1e-6
-        return 0.0 if now >= due else due - now
+        if not done:
+            return 0.005  # every slot is in flight: look again when a response is in
+        return done[0] + span - now
 
-    def record(self, now: float) -> None:
-        """A send started at ``now``."""
-        self._starts.append(now)
+    def started(self) -> None:
+        """A request starts now."""
+        self._in_flight += 1
+
+    def finished(self, now: float) -> None:
+        """A request started earlier got its answer (whatever it was) at ``now``."""
+        self._in_flight = max(0, self._in_flight - 1)
+        self._done.append(now)
 
 
 class ChatSpacing:

@@ -7,10 +7,13 @@ sent at its slot through ``services.require_bot()``; the outcomes are written in
 a second. A claim is taken shortly before its slots come (a batch covers about 0.2 s of sending), so
 claiming the next batch overlaps with sending the current one and the pace never stalls.
 
-**Limits.** Slots are ``1 / (rate × 0.98)`` apart across every process; a slot reached late is given
-up rather than used (no catch-up bursts); at most ``rate`` sends start in any rolling second in this
-process; one chat gets at most one message a second. A 429 pauses the whole sender — and, through the
-budget row, every other process — for ``retry_after``. Progress edits and reports use slots too.
+**Limits.** This process never has more than ``rate`` requests in any rolling second as Telegram sees
+them (:class:`bot.broadcast.WindowGuard` counts a request until a second after its response).
+Slots are ``1 / (rate × 0.995)`` apart (``rate × 0.98`` while several processes draw from the budget,
+and then a slot reached late is given up rather than used, so no process squeezes its messages
+between another's). One chat gets at most one message a second.
+A 429 pauses the whole sender — and, through the budget row, every other process — for
+``retry_after``. Progress edits and reports take slots like any other message.
 
 **Crash safety (at most once).** A row is in ``sending`` from its claim until its outcome is written.
 A process that stops gracefully gives its unsent claims back (attempt undone) and writes every
@@ -68,6 +71,7 @@ from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,6 +81,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SLOT_LEAD = 0.02
 #: A control message (progress, report) gives up after this many failed slot attempts.
 CONTROL_TRIES = 20
+#: Another process that reserved slots this recently means the budget is shared.
+SHARED_WITHIN = 5.0
 
 ANNOUNCEMENT_HEADER = N_("📢 <b>Announcement</b>")
 REMINDER_HEADER = N_("🔔 <b>Reminder</b>")
@@ -99,7 +105,10 @@ class SenderTuning:
     """Timing of the sender (tests shorten some of these).
 
     Attributes:
-        headroom: Slots are spaced for ``rate × (1 − headroom)`` (see :class:`RatePlan`).
+        headroom: While other processes draw from the budget too, slots are spaced for
+            ``rate × (1 − headroom)``; the gap absorbs the jitter between processes.
+        solo_headroom: The same when this process sends alone (its window guard is exact, so
+            the pace only needs to stay just under the limit).
         poll_seconds: Pause between looks at the database when nothing is being sent.
         control_seconds: How often broadcast states (pause, cancel, quiet hours) are re-read
             while sending.
@@ -117,14 +126,15 @@ class SenderTuning:
     """
 
     headroom: float = 0.02
+    solo_headroom: float = 0.005
     poll_seconds: float = 1.0
-    control_seconds: float = 0.25
+    control_seconds: float = 0.5
     flush_seconds: float = 0.2
     start_delay: float = 1.2
-    batch_seconds: float = 0.2
+    batch_seconds: float = 0.25
     max_batch: int = 100
-    lookahead: float = 0.1
-    progress_seconds: float = 2.0
+    lookahead: float = 0.3
+    progress_seconds: float = 3.0
     claim_lease: float = 60.0
     recover_seconds: float = 30.0
     chat_gap: float = 1.05
@@ -341,7 +351,10 @@ class BroadcastSender:
     def __init__(self, services: Services, *, tuning: SenderTuning | None = None) -> None:
         self.services = services
         self.tuning = tuning or DEFAULT_TUNING
-        self.plan = RatePlan(services.settings.broadcast_rate, self.tuning.headroom)
+        rate = services.settings.broadcast_rate
+        #: The pace alone, and while sharing the budget with other processes.
+        self.plan = RatePlan(rate, self.tuning.solo_headroom)
+        self.shared_plan = RatePlan(rate, self.tuning.headroom)
         self.worker = worker_name()
         self.guard = WindowGuard(self.plan.per_window, self.plan.window)
         self.chats = ChatSpacing(self.tuning.chat_gap)
@@ -361,6 +374,7 @@ class BroadcastSender:
         self._progress_ids: dict[int, int] = {}
         self._last_progress: dict[int, str] = {}
         self._paused_until = 0.0
+        self._shared_until = 0.0
         self._dry_until = 0.0
         self._feeding: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
@@ -442,8 +456,9 @@ class BroadcastSender:
         if job.broadcast_id not in self._eligible:
             self._release.append(job.row_id)
             return
-        if now - slot > self.plan.late_tolerance:
-            # Using a missed slot now would squeeze two messages together: take a new one.
+        if now - slot > self.shared_plan.late_tolerance and now < self._shared_until:
+            # Another process sends too: using a missed slot now could squeeze our message
+            # between two of theirs. Take a new slot instead.
             self.late_slots += 1
             self._unslotted.append(job)
             return
@@ -452,7 +467,7 @@ class BroadcastSender:
             job.not_before = now + chat_wait
             self._unslotted.append(job)
             return
-        self.guard.record(now)
+        self.guard.started()
         self.chats.record(job.user_id, now)
         task = asyncio.create_task(self._send(job))
         self._inflight.add(task)
@@ -491,7 +506,7 @@ class BroadcastSender:
             want = max(0, self.batch_size - len(ready))
         eligible = self._eligible
         try:
-            jobs, first = await self._claim(eligible, want, len(ready))
+            jobs, first, interval = await self._claim(eligible, want, len(ready))
         except Exception:
             self._unslotted.extend(ready)
             self._dry_until = time.time() + self.tuning.poll_seconds
@@ -499,15 +514,20 @@ class BroadcastSender:
         if want and len(jobs) < want:
             self._dry_until = time.time() + self.tuning.poll_seconds
         for i, job in enumerate([*ready, *jobs]):
-            self._queue.append((job, first + i * self.plan.interval))
+            self._queue.append((job, first + i * interval))
 
     async def _claim(
         self, eligible: frozenset[int], want: int, extra_slots: int
-    ) -> tuple[list[_Job], float]:
-        """Claim up to ``want`` rows and reserve slots for them plus ``extra_slots``."""
+    ) -> tuple[list[_Job], float, float]:
+        """Claim up to ``want`` rows and reserve slots for them plus ``extra_slots``.
+
+        Returns:
+            The jobs, the first slot and the interval between slots.
+        """
         services = self.services
         jobs: list[_Job] = []
         first = 0.0
+        interval = self._interval()
         async with services.db.transaction() as repo:
             rows = await repo.broadcasts.claim(
                 broadcast_ids=eligible, limit=want, worker=self.worker, now=utcnow()
@@ -548,10 +568,8 @@ class BroadcastSender:
                     )
             count = len(jobs) + extra_slots
             if count:
-                first = await repo.broadcasts.reserve_slots(
-                    count=count, interval=self.plan.interval, now=time.time() + SLOT_LEAD
-                )
-        return jobs, first
+                first = await self._reserve(repo, count, interval)
+        return jobs, first, interval
 
     async def _send(self, job: _Job) -> None:
         error: Exception | None = None
@@ -561,6 +579,8 @@ class BroadcastSender:
             raise
         except Exception as exc:
             error = exc
+        finally:
+            self.guard.finished(time.time())
         verdict = classify(error)
         match verdict.outcome:
             case Outcome.SENT:
@@ -614,6 +634,24 @@ class BroadcastSender:
                     parse_mode=ParseMode.HTML,
                     link_preview_options=NO_PREVIEW,
                 )
+
+    def _interval(self) -> float:
+        plan = self.shared_plan if time.time() < self._shared_until else self.plan
+        return plan.interval
+
+    async def _reserve(self, repo: Repositories, count: int, interval: float) -> float:
+        """Reserve ``count`` slots of the shared budget; notes whether others draw from it too."""
+        now = time.time()
+        first, shared = await repo.broadcasts.reserve_slots(
+            count=count,
+            interval=interval,
+            now=now + SLOT_LEAD,
+            worker=self.worker,
+            shared_within=SHARED_WITHIN,
+        )
+        if shared:
+            self._shared_until = now + SHARED_WITHIN
+        return first
 
     def _pause(self, seconds: float) -> None:
         """Telegram said 429: nothing is sent by anyone until ``retry_after`` has passed."""
@@ -794,25 +832,25 @@ class BroadcastSender:
                 await asyncio.sleep(wait)
                 continue
             async with self.services.db.transaction() as repo:
-                slot = await repo.broadcasts.reserve_slots(
-                    count=1, interval=self.plan.interval, now=time.time() + SLOT_LEAD
-                )
+                slot = await self._reserve(repo, 1, self._interval())
             await asyncio.sleep(max(0.0, slot - time.time()))
             now = time.time()
             if (
-                now - slot > self.plan.late_tolerance
+                (now - slot > self.shared_plan.late_tolerance and now < self._shared_until)
                 or now < self._paused_until
                 or self.guard.wait_time(now) > 0
                 or self.chats.wait_time(chat_id, now) > 0
             ):
                 continue
-            self.guard.record(now)
+            self.guard.started()
             self.chats.record(chat_id, now)
             try:
                 return await call()
             except RetryAfter as exc:
                 self.rate_limited += 1
                 self._pause(classify(exc).retry_after)
+            finally:
+                self.guard.finished(time.time())
         log.warning("gave up a broadcast progress message after %d tries", CONTROL_TRIES)
         return None
 

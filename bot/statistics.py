@@ -433,6 +433,13 @@ _TARGET_COLOUR = "#d62728"
 NumberFormat = Callable[[int], str]
 
 
+def _axis_numbers(number: NumberFormat) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    # Whole numbers with the reader's thousands separator (8.000, not 8000).
+    return FuncFormatter(lambda value, _pos: number(int(value)) if value == int(value) else "")
+
+
 def _png(figure: Any) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -490,8 +497,10 @@ def area_chart(
     axes.invert_yaxis()  # first kecamatan on top, as in a list
     axes.set_xlim(0, peak * 1.18)
     axes.tick_params(axis="x", labelsize=_FONT - 2)
+    axes.xaxis.set_major_formatter(_axis_numbers(number))
     axes.set_title(title, fontsize=_TITLE_FONT, fontweight="bold")
-    axes.legend(loc="lower right", fontsize=_FONT - 1, frameon=False)
+    # Under the chart, in one row: a legend inside the axes would cover the last kecamatan.
+    figure.legend(loc="outside lower center", ncols=3, fontsize=_FONT - 1, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
 
@@ -528,6 +537,7 @@ def trend_chart(
     axes.set_xticks(xs, list(month_labels), rotation=45, ha="right", fontsize=_FONT - 2)
     axes.set_ylim(0, peak * 1.2)
     axes.tick_params(axis="y", labelsize=_FONT - 2)
+    axes.yaxis.set_major_formatter(_axis_numbers(number))
     axes.grid(axis="y", alpha=0.3)
     axes.set_title(title, fontsize=_TITLE_FONT, fontweight="bold")
     axes.spines[["top", "right"]].set_visible(False)

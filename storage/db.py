@@ -76,13 +76,19 @@ class Database:
             database = parsed.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+            # hide_parameters: a failing statement's error must not carry a NIK or phone into a log.
+            self.engine: AsyncEngine = create_async_engine(url, echo=echo, hide_parameters=True)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
             self._lock: asyncio.Lock | None = asyncio.Lock()
         else:
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,
             )
             self._lock = None
         if keyring is not None:

@@ -682,3 +682,33 @@ async def test_lookup_failures_are_rows(harness: BotHarness) -> None:
         ).all()
     assert len(rows) == 1
     assert rows[0].at == harness.clock()
+
+
+# --- data the answers rest on ---------------------------------------------------------------------
+
+
+def test_payment_facts_from_data() -> None:
+    from bot.domain.claims import Mark, offices
+    from bot.domain.coverage import payment_facts
+
+    facts = payment_facts()
+    assert facts.months_ahead == (1, 3, 6, 12)
+    assert facts.late_fine is False
+    assert facts.places_mark is Mark.U
+    known = {office.code for office in offices()}
+    assert set(facts.places) <= known
+    assert facts.apbd_contact in known
+
+
+def test_expected_headers_are_accepted_aliases() -> None:
+    import io
+
+    from bot.domain.roster import Field, expected_headers, open_roster
+
+    headers = expected_headers()
+    assert set(headers) == set(Field)
+    assert headers[Field.NIK] == "nik"
+    # A file written with exactly these headers is read without header problems.
+    line = ",".join(headers[f] for f in Field)
+    with open_roster(io.BytesIO(f"{line}\n".encode()), "r.csv", today=TODAY) as reader:
+        assert reader.header_problems() == []

@@ -143,7 +143,7 @@ def commands() -> frozenset[str] | str:
 
 
 def missing_feature(feature: str, *command_names: str) -> str | None:
-    """"not available yet: ..." when none of ``command_names`` is a command of the bot yet."""
+    """ "not available yet: ..." when none of ``command_names`` is a command of the bot yet."""
     known = commands()
     if isinstance(known, str):
         return f"not available: {known}"

@@ -50,7 +50,7 @@ async def run(ctx: RunContext) -> Section:
             f"{ECHO_USERS} closed-loop users, each sending its next text after the reply; "
             f"median of {ctx.repeats} run(s) of {ctx.echo_load().seconds:.0f} s after "
             f"{ctx.echo_load().warmup_seconds:.0f} s warm-up. ours-app answers free text with "
-            "the \"not understood\" message and the menu (one database transaction per update).",
+            'the "not understood" message and the menu (one database transaction per update).',
         ),
     )
 

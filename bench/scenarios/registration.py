@@ -81,14 +81,17 @@ def load(ctx: RunContext) -> LoadSpec:
     )
 
 
-async def _submitted(url: str) -> int:
+async def submitted_count(url: str) -> int:
+    """Submitted registrations in the database at ``url``."""
     from storage.models import Submission
 
     db = open_database(url)
     try:
         async with db.engine.connect() as conn:
             count = await conn.scalar(
-                select(func.count()).select_from(Submission).where(Submission.status == "submitted")  # type: ignore[arg-type]
+                select(func.count())
+                .select_from(Submission)
+                .where(Submission.status == "submitted")  # type: ignore[arg-type]
             )
     finally:
         await db.dispose()
@@ -98,7 +101,7 @@ async def _submitted(url: str) -> int:
 async def _measure(ctx: RunContext, label: str, url: str) -> tuple[Measurement, str]:
     spec = load(ctx)
     m = await ctx.measure(ours_app(label, url), spec)
-    stored = await _submitted(url)
+    stored = await submitted_count(url)
     expected = spec.users + spec.warmup_users
     return m, f"{stored} of {expected} submissions stored"
 

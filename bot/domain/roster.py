@@ -224,11 +224,6 @@ def expected_headers() -> Mapping[Field, str]:
     return {Field(key): str(spec["aliases"][0]) for key, spec in raw.items()}
 
 
-def required_fields() -> tuple[Field, ...]:
-    """The columns a roster must have, in data-file order."""
-    return tuple(fld for fld, rule in _rules().columns.items() if rule.required)
-
-
 # --- low-level row sources ---------------------------------------------------------------------
 
 _Cells = Sequence[object]

@@ -160,3 +160,7 @@ class BroadcastBudget(SQLModel, table=True):
     next_slot: float = 0.0
     #: Epoch seconds until which nobody sends (a 429 ``retry_after`` seen by any process).
     paused_until: float = 0.0
+    #: The sender that reserved last, and when (epoch seconds): tells a sender whether it shares
+    #: the budget with another process right now.
+    last_worker: str | None = Field(default=None, sa_type=String(64))
+    last_reserved: float = 0.0

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, literal_column, or_, update
+from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -518,13 +518,17 @@ class AdminRepository(Repository):
     async def count_pending_for_payer(self, payer: str) -> int:
         """Registrations still waiting (sent or verified) whose person expects ``payer`` to pay.
 
+        People already on the roster are left out: they are counted as participants.
+
         Args:
             payer: A ``bot.domain.tariffs.Payer`` value, e.g. ``"apbd"``.
         """
+        on_roster = exists().where(col(RosterEntry.nik) == col(Submission.submitted_nik))
         stmt = select(func.count()).where(
             col(Submission.status).in_(
                 (SubmissionStatus.SUBMITTED.value, SubmissionStatus.VERIFIED.value)
             ),
             col(Submission.payer) == payer,
+            ~on_roster,
         )
         return int((await self.session.exec(stmt)).one())

@@ -573,7 +573,7 @@ class BroadcastRepository(Repository):
     async def _budget(self) -> BroadcastBudget:
         await self.session.exec(
             self._insert(BroadcastBudget.__table__)  # type: ignore[attr-defined]
-            .values(id=BUDGET_ROW, next_slot=0.0, paused_until=0.0)
+            .values(id=BUDGET_ROW, next_slot=0.0, paused_until=0.0, last_reserved=0.0)
             .on_conflict_do_nothing(index_elements=["id"])
         )
         stmt = select(BroadcastBudget).where(col(BroadcastBudget.id) == BUDGET_ROW)
@@ -582,17 +582,28 @@ class BroadcastRepository(Repository):
         budget = (await self.session.exec(stmt.execution_options(populate_existing=True))).one()
         return budget
 
-    async def reserve_slots(self, *, count: int, interval: float, now: float) -> float:
-        """Reserve ``count`` consecutive send slots ``interval`` seconds apart; returns the first.
+    async def reserve_slots(
+        self, *, count: int, interval: float, now: float, worker: str, shared_within: float = 5.0
+    ) -> tuple[float, bool]:
+        """Reserve ``count`` consecutive send slots ``interval`` seconds apart.
 
         Every process draws from this one row (locked for the transaction on PostgreSQL), so the
         slots of all processes together keep the overall pace. Times are epoch seconds.
+
+        Returns:
+            The first slot, and whether another worker reserved within ``shared_within`` seconds
+            (the budget is shared right now).
         """
         budget = await self._budget()
         first = max(budget.next_slot, budget.paused_until, now)
+        shared = budget.last_worker not in (None, worker) and (
+            now - budget.last_reserved < shared_within
+        )
         budget.next_slot = first + count * interval
+        budget.last_worker = worker
+        budget.last_reserved = now
         self.session.add(budget)
-        return first
+        return first, shared
 
     async def pause_budget(self, *, until: float) -> None:
         """Nobody sends before ``until`` (epoch seconds): Telegram answered 429."""
