@@ -127,10 +127,7 @@ def _find_button(emu: BenchEmulator, user_id: int, label: str) -> tuple[int, str
             for button in buttons:
                 text = str(button.get("text", ""))
                 data = button.get("callback_data")
-                if exact:
-                    hit = label in (text, data)
-                else:
-                    hit = folded in text.casefold()
+                hit = label in (text, data) if exact else folded in text.casefold()
                 if hit and isinstance(data, str):
                     return message.message_id, data
     raise LookupError(f"no button {label!r}; last bot text: {_last_bot_text(messages)!r}")

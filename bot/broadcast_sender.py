@@ -372,6 +372,7 @@ class BroadcastSender:
         self._open: list[Broadcast] = []
         self._eligible: frozenset[int] = frozenset()
         self._progress_ids: dict[int, int] = {}
+        self._showing: dict[int, asyncio.Task[None]] = {}
         self._last_progress: dict[int, str] = {}
         self._paused_until = 0.0
         self._shared_until = 0.0
@@ -792,7 +793,11 @@ class BroadcastSender:
         ready_after = utcnow() - timedelta(seconds=self.tuning.start_delay)
         for broadcast in self._open:
             assert broadcast.id is not None
-            if broadcast.confirmed_at > ready_after:
+            showing = self._showing.get(broadcast.id)
+            if broadcast.confirmed_at > ready_after or (
+                showing is not None and not showing.done()
+            ):
+                # One progress message at a time: the previous one may still wait for its slot.
                 continue
             async with services.db.transaction() as repo:
                 counts = ProgressCounts.from_mapping(await repo.broadcasts.counts(broadcast.id))
@@ -807,10 +812,11 @@ class BroadcastSender:
             if finished:
                 self._spawn_control(self._final_report(broadcast.id))
             elif turn:
-                self._spawn_control(self._show_progress(broadcast, counts))
+                task = self._spawn_control(self._show_progress(broadcast, counts))
+                self._showing[broadcast.id] = task
 
     # -- messages to the admin ------------------------------------------------------------------
-    def _spawn_control(self, job: Awaitable[None]) -> None:
+    def _spawn_control(self, job: Awaitable[None]) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await job
@@ -822,6 +828,7 @@ class BroadcastSender:
         task = asyncio.create_task(guarded())
         self._control_tasks.add(task)
         task.add_done_callback(self._control_tasks.discard)
+        return task
 
     async def _paced(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T | None:
         """Make one Bot API call to ``chat_id`` in a slot of the shared budget."""

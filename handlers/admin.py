@@ -20,7 +20,8 @@ Files are written and read in background jobs (``ctx.later``) after the update's
 the database is never held while a large file is produced or downloaded.
 
 Scratch keys: review — ``sub`` (shown submission id), ``after`` (cursor: submitted_at, id),
-``skipped``, ``viewed``; export — ``kind``, ``fmt``, ``f`` (filters), ``view``, ``page``.
+``skipped``, ``viewed``; export — ``kind``, ``fmt``, ``f`` (filters; the choice lists are
+edits of one message and need no key).
 """
 
 from __future__ import annotations
@@ -641,8 +642,10 @@ async def typed_reason(ctx: Ctx) -> None:
         ctx.goto(Review.REASON)
         return
     sub_id = ctx.data.get("sub")
-    if isinstance(sub_id, int):
-        await _reject(ctx, sub_id, parsed, code=None)
+    if not isinstance(sub_id, int):
+        _next(ctx)  # nothing on screen any more: show what is waiting now
+        return
+    await _reject(ctx, sub_id, parsed, code=None)
 
 
 @router.callback("rev:why", roles=ADMIN, states=[Review.REASON])
@@ -958,20 +961,30 @@ async def run_match_import(
             text = t(MATCH_FILE_ERRORS[problem.error], columns=columns)
             await delivery.send(Reply("sendMessage", chat_id, text=text))
             return
+        failed = False
         with reader:
             rows = iter(reader)
-            while batch := await asyncio.to_thread(_take, rows, MATCH_BATCH):
-                await _apply_batch(services, batch, actor_id, t, counts, problems, notices)
+            try:
+                while batch := await asyncio.to_thread(_take, rows, MATCH_BATCH):
+                    await _apply_batch(services, batch, actor_id, t, counts, problems, notices)
+            except Exception:
+                # Batches already committed stay applied (and their people are told below);
+                # sending the file again applies the rest and skips what is done.
+                log.exception("matching import stopped")
+                failed = True
             counts["pending"] = reader.pending
     async with services.db.transaction() as repo:
         await repo.audit.record(
             actor_id=actor_id,
             action=AuditAction.MATCH_IMPORT,
             target=file_name[:128],
-            details=dict(counts),
+            details={**counts, "stopped": failed} if failed else dict(counts),
         )
     await delivery.send_all(notices)
-    await delivery.send(Reply("sendMessage", chat_id, text=match_report(t, counts, problems)))
+    report = match_report(t, counts, problems)
+    if failed:
+        report = t(MSG_JOB_FAILED) + "\n\n" + report
+    await delivery.send(Reply("sendMessage", chat_id, text=report))
 
 
 async def _apply_batch(
@@ -1370,8 +1383,9 @@ async def run_export(
             await repo.audit.record(
                 actor_id=actor_id,
                 action=AuditAction.EXPORT,
-                target=kind.value,
+                target=result.file_name,
                 details={
+                    "kind": kind.value,
                     "format": fmt.value,
                     "rows": result.rows,
                     "bytes": result.size,

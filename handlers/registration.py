@@ -20,6 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import keyboards
 from bot.context import Ctx, Markup
+from bot.dispatch import MSG_NOT_ALLOWED
 from bot.domain import wilayah
 from bot.domain.dates import DateInvalid, parse_birth_date
 from bot.domain.income import income_range, income_ranges
@@ -32,7 +33,7 @@ from bot.domain.occupations import (
     parse_other_occupation,
 )
 from bot.domain.phones import Phone, parse_phone
-from bot.domain.screening import questions
+from bot.domain.screening import ScreeningQuestion, questions
 from bot.domain.tariffs import Contribution, Payer, monthly_contribution
 from bot.i18n import N_
 from bot.registration_flow import (
@@ -53,6 +54,7 @@ from bot.registration_flow import (
 )
 from bot.router import Router
 from handlers.registration_states import (
+    ASSISTED_CONSENT_LINK,
     DATE_ERRORS,
     EDIT_CHOICES,
     FLOW,
@@ -73,12 +75,14 @@ from handlers.registration_states import (
     step_of,
     wording,
 )
-from storage.models import ConsentKind, EntryRole, Submission, SubmissionStatus
+from storage.models import ConsentKind, EntryRole, Role, Submission, SubmissionStatus
 
 router = Router("registration")
 router.menu_entry(N_("Register"), "reg:start", order=10)
 
 DESA_PER_PAGE = 14
+#: Who may go on with a resident's registration (admins may do all a facilitator may).
+ASSISTED_ROLES = frozenset({Role.FACILITATOR.value, Role.ADMIN.value})
 
 # --- entry points ----------------------------------------------------------------------------------
 
@@ -110,9 +114,18 @@ async def _begin_self(ctx: Ctx) -> None:
     begin_registration(ctx, mode=Mode.SELF)
 
 
-def begin_registration(ctx: Ctx, *, mode: Mode) -> None:
-    """Start a new registration at the consent question (reusable for assisted registration)."""
+def begin_registration(ctx: Ctx, *, mode: Mode, source: int | None = None) -> None:
+    """Start a new registration at the consent question (reusable for assisted registration).
+
+    Args:
+        ctx: The update's context.
+        mode: Who is typing.
+        source: The poster code (``attribution_codes.id``) the user came through; the draft
+            created on consent is credited to it.
+    """
     ctx.data = {"mode": mode.value}
+    if source is not None:
+        ctx.data["src"] = source
     ctx.goto(Reg.CONSENT)
 
 
@@ -166,7 +179,15 @@ def _today(ctx: Ctx) -> date:
 
 
 async def _draft(ctx: Ctx) -> Submission | None:
-    """The draft this conversation fills in; when it is gone, say so and leave the flow."""
+    """The draft this conversation fills in; when it is gone, say so and leave the flow.
+
+    Registering a resident needs the facilitator role at every step, buttons on old messages
+    included: the registration's routes are open to everyone, so the role is checked here, where
+    every prompt, answer and button of the flow starts.
+    """
+    if not _may_continue(ctx):
+        _refuse_assisted(ctx)
+        return None
     sub_id = ctx.data.get("sub")
     draft = None
     if isinstance(sub_id, int):
@@ -174,12 +195,80 @@ async def _draft(ctx: Ctx) -> Submission | None:
             submission_id=sub_id, entered_by_user_id=ctx.user_id
         )
     if draft is None:
+        text = _w(ctx, Text.DRAFT_GONE)
         ctx.end()
-        ctx.say(
-            ctx.t("This registration is no longer open. Type /daftar to start again."),
-            ctx.menu(),
-        )
+        ctx.say(text, ctx.menu())
     return draft
+
+
+def _may_continue(ctx: Ctx) -> bool:
+    """False when a resident's registration goes on without the facilitator (or admin) role."""
+    return _mode(ctx) is Mode.SELF or ctx.role in ASSISTED_ROLES
+
+
+def _refuse_assisted(ctx: Ctx) -> None:
+    ctx.end()
+    if ctx.query is not None:
+        ctx.toast(ctx.t(MSG_NOT_ALLOWED), alert=True)
+    else:
+        ctx.say(ctx.t(MSG_NOT_ALLOWED), ctx.menu())
+
+
+async def _assisted_scope(ctx: Ctx) -> frozenset[str] | None:
+    """The desa a facilitator may register residents of (None: any — admins)."""
+    if ctx.role == Role.ADMIN.value:
+        return None
+    return frozenset(await ctx.repo.facilitators.desa_codes(ctx.user_id))
+
+
+def _desa_names(codes: Iterable[str]) -> str:
+    names = []
+    for code in sorted(codes):
+        desa = wilayah.desa_by_code(code)
+        names.append(desa.name if desa is not None else code)
+    return ", ".join(names) or "-"
+
+
+async def _desa_refused(ctx: Ctx, draft: Submission, desa: wilayah.Desa) -> bool:
+    """Apply the facilitator's desa scope to a chosen desa; True when it must be chosen again.
+
+    Outside the facilitator's desa the answer is refused with an explanation, or — when
+    ``FACILITATOR_DESA_POLICY=warn`` — kept with a warning and an audit entry.
+    """
+    if _mode(ctx) is not Mode.ASSISTED:
+        return False
+    allowed = await _assisted_scope(ctx)
+    if allowed is None or desa.code in allowed:
+        return False
+    if ctx.settings.facilitator_desa_policy == "warn":
+        ctx.say(
+            "⚠️ "
+            + ctx.t(
+                "{desa} is not one of your desa ({allowed}). The registration is kept, "
+                "and the regency office sees that it was entered outside your desa.",
+                desa=desa.name,
+                allowed=_desa_names(allowed),
+            )
+        )
+        await ctx.repo.audit.record(
+            actor_id=ctx.user_id,
+            action="facilitator.desa_outside",
+            target=f"submission:{draft.reference}",
+            details={"desa": desa.code, "policy": "warn"},
+        )
+        return False
+    _reject(
+        ctx,
+        ctx.t(
+            "{desa} is not one of your desa ({allowed}). You can register only residents who "
+            "live in your desa. Choose the resident's desa again, or press Back to change the "
+            "kecamatan. A resident of another desa can be registered by that desa's "
+            "facilitator or at the regency office.",
+            desa=desa.name,
+            allowed=_desa_names(allowed),
+        ),
+    )
+    return True
 
 
 async def _save(ctx: Ctx, draft: Submission, **answers: object) -> None:
@@ -364,8 +453,8 @@ async def ask_consent(ctx: Ctx) -> None:
         keyboards.inline(
             [
                 [
-                    keyboards.button(ctx.t("I agree"), "reg:consent:yes"),
-                    keyboards.button(ctx.t("I do not agree"), "reg:consent:no"),
+                    keyboards.button(_w(ctx, Text.CONSENT_YES), "reg:consent:yes"),
+                    keyboards.button(_w(ctx, Text.CONSENT_NO), "reg:consent:no"),
                 ]
             ]
         ),
@@ -375,16 +464,14 @@ async def ask_consent(ctx: Ctx) -> None:
 @router.callback("reg:consent", states=[Reg.CONSENT])
 async def consent_choice(ctx: Ctx) -> None:
     """Record consent and open a draft; without consent nothing is asked or kept."""
+    if not _may_continue(ctx):
+        _refuse_assisted(ctx)
+        return
     ctx.clear_buttons()
     if ctx.callback_data != "reg:consent:yes":
+        text = _w(ctx, Text.CONSENT_DECLINED)
         ctx.end()
-        ctx.say(
-            ctx.t(
-                "All right. Without your consent we do not ask for or keep any of your data. "
-                "You can register at any time with /daftar."
-            ),
-            ctx.menu(),
-        )
+        ctx.say(text, ctx.menu())
         return
     mode = _mode(ctx)
     self_mode = mode is Mode.SELF
@@ -399,6 +486,27 @@ async def consent_choice(ctx: Ctx) -> None:
     )
     ctx.data["sub"] = draft.id
     ctx.toast(ctx.t("Thank you."))
+    source = ctx.data.pop("src", None)
+    if self_mode and isinstance(source, int) and draft.id is not None:
+        await ctx.repo.facilitators.attribute(
+            submission_id=draft.id, code_id=source, now=ctx.now()
+        )
+    if not self_mode:
+        ctx.say(
+            ctx.t(
+                "Consent recorded: you confirmed that the resident agreed ({time}). "
+                "If the resident has Telegram, they can also confirm on their own phone.",
+                time=ctx.t.datetime(ctx.now()),
+            ),
+            keyboards.column(
+                [
+                    keyboards.button(
+                        ctx.t("Link for the resident's phone"),
+                        f"{ASSISTED_CONSENT_LINK}:{draft.id}",
+                    )
+                ]
+            ),
+        )
     _advance(ctx, draft)
 
 
@@ -437,30 +545,24 @@ async def answer_nik(ctx: Ctx) -> None:
     await _store_nik(ctx, draft, parsed)
     lines = [ctx.t("NIK saved: {nik}", nik=parsed.masked())]
     if not parsed.is_balangan:
-        lines.append(
-            ctx.t(
-                "This NIK was first issued outside Balangan. That is fine: "
-                "we ask where you live now later."
-            )
-        )
+        lines.append(_w(ctx, Text.NIK_OUTSIDE))
     ctx.say("\n".join(lines))
     _advance(ctx, draft)
 
 
 def _duplicate_text(ctx: Ctx, existing: Submission) -> str:
-    """Tell that a NIK is taken; only its status, unless it is the user's own submission."""
-    if existing.owner_user_id == ctx.user_id:
+    """Tell that a NIK is taken; only its status, unless the user registered it themselves."""
+    own = existing.owner_user_id == ctx.user_id or (
+        _mode(ctx) is Mode.ASSISTED and existing.entered_by_user_id == ctx.user_id
+    )
+    if own:
         return _w(
             ctx,
             Text.DUPLICATE_OWN,
             reference=existing.reference,
             status=_status_label(ctx, existing.status),
         )
-    return ctx.t(
-        "This NIK has already been registered (status: {status}). It cannot be registered twice. "
-        "If it is yours and you did not register it, please contact the regency office.",
-        status=_status_label(ctx, existing.status),
-    )
+    return _w(ctx, Text.DUPLICATE_OTHER, status=_status_label(ctx, existing.status))
 
 
 async def _store_nik(ctx: Ctx, draft: Submission, nik: Nik) -> None:
@@ -593,7 +695,7 @@ async def ask_sex(ctx: Ctx) -> None:
         [keyboards.button(ctx.t("Yes, that is right"), f"reg:sex:{nik.sex.value}")],
         [
             keyboards.button(
-                ctx.t("No, I am {sex}", sex=ctx.t(SEX_LABELS[other]).lower()),
+                _w(ctx, Text.SEX_OTHER, sex=ctx.t(SEX_LABELS[other]).lower()),
                 f"reg:sex:{other.value}",
             )
         ],
@@ -652,7 +754,7 @@ async def answer_phone(ctx: Ctx) -> None:
         raw = contact.phone_number
     else:
         if ctx.text is None:
-            _reject(ctx, ctx.t("Please press the button below, or type the number."))
+            _reject(ctx, _w(ctx, Text.PHONE_TYPE))
             return
         typed = await _typed(ctx, draft)
         if typed is None:
@@ -662,6 +764,15 @@ async def answer_phone(ctx: Ctx) -> None:
     if not isinstance(parsed, Phone):
         _reject(ctx, ctx.t(PHONE_ERRORS[parsed.error]))
         return
+    if _mode(ctx) is Mode.ASSISTED:
+        # Accountability: every resident is reachable on their own number, not the facilitator's.
+        facilitator = await ctx.repo.facilitators.get(ctx.user_id)
+        if facilitator is not None and facilitator.phone == parsed.e164:
+            _reject(
+                ctx,
+                ctx.t("That is your own number. Please type the resident's own mobile number."),
+            )
+            return
     await _save(ctx, draft, phone=parsed.e164)
     ctx.say(ctx.t("Mobile number: <b>{phone}</b>", phone=parsed.e164), keyboards.remove())
     _advance(ctx, draft)
@@ -789,8 +900,8 @@ async def answer_desa(ctx: Ctx) -> None:
         return
     matches = wilayah.find_desa(draft.kecamatan_code, text)
     if len(matches) == 1 and matches[0].certain:
-        ctx.say(ctx.t("Desa / kelurahan: <b>{name}</b>", name=matches[0].item.name))
-        await _choose_desa(ctx, draft, matches[0].item)
+        if await _choose_desa(ctx, draft, matches[0].item):
+            ctx.say(ctx.t("Desa / kelurahan: <b>{name}</b>", name=matches[0].item.name))
         return
     # People often know their desa better than its kecamatan: offer exact names found elsewhere.
     elsewhere = [
@@ -833,14 +944,18 @@ async def desa_button(ctx: Ctx) -> None:
     if found is None:
         ctx.ask_next = True
         return
-    ctx.edit(ctx.t("Desa / kelurahan: <b>{name}</b>", name=found.name))
-    await _choose_desa(ctx, draft, found)
+    if await _choose_desa(ctx, draft, found):
+        ctx.edit(ctx.t("Desa / kelurahan: <b>{name}</b>", name=found.name))
 
 
-async def _choose_desa(ctx: Ctx, draft: Submission, desa: wilayah.Desa) -> None:
+async def _choose_desa(ctx: Ctx, draft: Submission, desa: wilayah.Desa) -> bool:
+    """Store the desa and move on; False when the facilitator's desa scope refused it."""
+    if await _desa_refused(ctx, draft, desa):
+        return False
     await _save(ctx, draft, desa_code=desa.code, kecamatan_code=desa.kecamatan_code)
     ctx.data.pop("page", None)
     _advance(ctx, draft)
+    return True
 
 
 # --- occupation and income ---------------------------------------------------------------------------
@@ -942,25 +1057,10 @@ def _self_pay_text(ctx: Ctx, draft: Submission) -> str:
     """What a self-payer pays per month for JKK + JKM, and with JHT; honest about estimates."""
     basic = _contribution(ctx, draft, payer=Payer.SELF, with_jht=False)
     full = _contribution(ctx, draft, payer=Payer.SELF, with_jht=True)
-    if basic.estimate:
-        lines = [
-            ctx.t(
-                "If you pay yourself: about <b>{amount}</b> per month for JKK + JKM, or about "
-                "{amount_jht} with the optional old-age savings (JHT). This is an estimate "
-                "(perkiraan); BPJS Ketenagakerjaan confirms the exact amount.",
-                amount=ctx.t.money(basic.total),
-                amount_jht=ctx.t.money(full.total),
-            )
-        ]
-    else:
-        lines = [
-            ctx.t(
-                "If you pay yourself: <b>{amount}</b> per month for JKK + JKM, or {amount_jht} "
-                "with the optional old-age savings (JHT).",
-                amount=ctx.t.money(basic.total),
-                amount_jht=ctx.t.money(full.total),
-            )
-        ]
+    key = Text.SELF_PAY_ESTIMATE if basic.estimate else Text.SELF_PAY
+    lines = [
+        _w(ctx, key, amount=ctx.t.money(basic.total), amount_jht=ctx.t.money(full.total)),
+    ]
     if basic.discount is not None:
         lines.append(
             ctx.t(
@@ -971,13 +1071,7 @@ def _self_pay_text(ctx: Ctx, draft: Submission) -> str:
             )
         )
     if draft.income_code is not None and next_screening_question(draft) is not None:
-        lines.append(
-            ctx.t(
-                "The regency pays JKK + JKM for some workers with low or irregular income "
-                "(Pekerja Rentan). A few questions check whether you may qualify; "
-                "the regency decides after checking your data."
-            )
-        )
+        lines.append(_w(ctx, Text.SCREEN_INTRO))
     return "\n\n".join(lines)
 
 
@@ -1016,9 +1110,13 @@ async def ask_screening(ctx: Ctx) -> None:
         ]
     ]
     ctx.say(
-        _with_progress(ctx, draft, Step.SCREENING, ctx.t(question.text)),
+        _with_progress(ctx, draft, Step.SCREENING, ctx.t(_question_text(ctx, question))),
         _markup(ctx, Reg.SCREENING, rows),
     )
+
+
+def _question_text(ctx: Ctx, question: ScreeningQuestion) -> str:
+    return question.text_for(assisted=_mode(ctx) is Mode.ASSISTED)
 
 
 @router.callback("reg:scr", states=[Reg.SCREENING])
@@ -1037,7 +1135,7 @@ async def screening_answer(ctx: Ctx) -> None:
     await _save(ctx, draft, screening_answers={**draft.screening_answers, question.code: answer})
     await _refresh_screening(ctx, draft)
     yes_no = ctx.t("Yes") if answer else ctx.t("No")
-    ctx.edit(ctx.t(question.text) + "\n➜ <b>" + yes_no + "</b>")
+    ctx.edit(ctx.t(_question_text(ctx, question)) + "\n➜ <b>" + yes_no + "</b>")
     ctx.data.pop("q", None)
     if next_screening_question(draft) is None:
         _say_screen_outcome(ctx, draft)
@@ -1060,7 +1158,7 @@ async def ask_payer(ctx: Ctx) -> None:
         [keyboards.button(ctx.t("Ask the regency to pay"), f"reg:pay:{Payer.APBD.value}")],
         [
             keyboards.button(
-                ctx.t("I pay myself ({amount} per month)", amount=_amount(ctx, own)),
+                _w(ctx, Text.PAY_SELF_BUTTON, amount=_amount(ctx, own)),
                 f"reg:pay:{Payer.SELF.value}",
             )
         ],
@@ -1087,9 +1185,7 @@ async def payer_choice(ctx: Ctx) -> None:
 
 
 def _payer_label(ctx: Ctx, payer: Payer) -> str:
-    if payer is Payer.APBD:
-        return ctx.t("the regency, if it accepts you")
-    return ctx.t("you")
+    return _w(ctx, Text.PAYER_APBD if payer is Payer.APBD else Text.PAYER_SELF)
 
 
 @router.prompt(Reg.JHT)
@@ -1160,18 +1256,8 @@ def _contribution_line(ctx: Ctx, draft: Submission) -> str:
     payer = expected_payer(draft) or Payer.SELF
     contribution = _contribution(ctx, draft, payer=payer, with_jht=includes_jht(draft))
     programmes = " + ".join(item.programme.value.upper() for item in contribution.items)
-    if payer is Payer.APBD:
-        return ctx.t(
-            "Contribution: <b>{amount}</b> per month ({programmes}), paid by the regency "
-            "if it accepts you",
-            amount=_amount(ctx, contribution),
-            programmes=programmes,
-        )
-    return ctx.t(
-        "Contribution: <b>{amount}</b> per month ({programmes}), paid by you",
-        amount=_amount(ctx, contribution),
-        programmes=programmes,
-    )
+    key = Text.CONTRIBUTION_APBD if payer is Payer.APBD else Text.CONTRIBUTION_SELF
+    return _w(ctx, key, amount=_amount(ctx, contribution), programmes=programmes)
 
 
 def _warning_lines(ctx: Ctx, draft: Submission) -> list[str]:
@@ -1271,6 +1357,15 @@ async def _submit(ctx: Ctx, draft: Submission) -> None:
     if next_step(draft, today=_today(ctx)) is not None:
         _advance(ctx, draft)
         return
+    desa = wilayah.desa_by_code(draft.desa_code or "")
+    refuse = ctx.settings.facilitator_desa_policy != "warn"  # "warn" warned at the desa step
+    if refuse and desa is not None and await _desa_refused(ctx, draft, desa):
+        # The facilitator's desa changed since the answer: ask the desa again.
+        ctx.clear_buttons()
+        await _save(ctx, draft, desa_code=None)
+        ctx.data["editing"] = True
+        ctx.goto(Reg.DESA)
+        return
     payer = expected_payer(draft) or Payer.SELF
     with_jht = includes_jht(draft)
     contribution = _contribution(ctx, draft, payer=payer, with_jht=with_jht)
@@ -1323,14 +1418,11 @@ def _ask_cancel(ctx: Ctx) -> None:
 async def ask_cancel(ctx: Ctx) -> None:
     """Save the draft for later, delete the answers, or go on."""
     ctx.say(
-        ctx.t(
-            "Stop registering? You can save your answers as a draft and continue later "
-            "with /daftar, or delete them."
-        ),
+        _w(ctx, Text.CANCEL_ASK),
         keyboards.column(
             [
                 keyboards.button(ctx.t("Save draft"), "reg:cancel:save"),
-                keyboards.button(ctx.t("Delete my answers"), "reg:cancel:drop"),
+                keyboards.button(_w(ctx, Text.CANCEL_DROP), "reg:cancel:drop"),
                 keyboards.button(ctx.t("Continue registering"), "reg:cancel:back"),
             ]
         ),
@@ -1354,8 +1446,8 @@ async def cancel_choice(ctx: Ctx) -> None:
         return
     if choice == "drop":
         await ctx.repo.registration.discard_draft(draft, now=ctx.now())
-        text = ctx.t("Your answers were deleted.")
+        text = _w(ctx, Text.DROPPED)
     else:
-        text = ctx.t("Draft saved. Type /daftar to continue later.")
+        text = _w(ctx, Text.DRAFT_SAVED)
     ctx.end()
     ctx.say(text + "\n" + ctx.t("Choose a menu below:"), ctx.menu())

@@ -103,6 +103,26 @@ class Text(StrEnum):
     DUPLICATE_OWN = "duplicate_own"
     RESUME = "resume"
     SUBMITTED = "submitted"
+    CONSENT_YES = "consent_yes"
+    CONSENT_NO = "consent_no"
+    CONSENT_DECLINED = "consent_declined"
+    DUPLICATE_OTHER = "duplicate_other"
+    NIK_OUTSIDE = "nik_outside"
+    SEX_OTHER = "sex_other"
+    PHONE_TYPE = "phone_type"
+    SELF_PAY = "self_pay"
+    SELF_PAY_ESTIMATE = "self_pay_estimate"
+    SCREEN_INTRO = "screen_intro"
+    PAY_SELF_BUTTON = "pay_self_button"
+    PAYER_APBD = "payer_apbd"
+    PAYER_SELF = "payer_self"
+    CONTRIBUTION_APBD = "contribution_apbd"
+    CONTRIBUTION_SELF = "contribution_self"
+    DRAFT_GONE = "draft_gone"
+    CANCEL_ASK = "cancel_ask"
+    CANCEL_DROP = "cancel_drop"
+    DROPPED = "dropped"
+    DRAFT_SAVED = "draft_saved"
 
 
 SELF_WORDING: Mapping[Text, str] = MappingProxyType(
@@ -173,12 +193,188 @@ SELF_WORDING: Mapping[Text, str] = MappingProxyType(
             "BPJS Ketenagakerjaan, and we tell you here.\n"
             "To see the status at any time, type /daftar."
         ),
+        Text.CONSENT_YES: N_("I agree"),
+        Text.CONSENT_NO: N_("I do not agree"),
+        Text.CONSENT_DECLINED: N_(
+            "All right. Without your consent we do not ask for or keep any of your data. "
+            "You can register at any time with /daftar."
+        ),
+        Text.DUPLICATE_OTHER: N_(
+            "This NIK has already been registered (status: {status}). It cannot be registered "
+            "twice. If it is yours and you did not register it, please contact the regency office."
+        ),
+        Text.NIK_OUTSIDE: N_(
+            "This NIK was first issued outside Balangan. That is fine: "
+            "we ask where you live now later."
+        ),
+        Text.SEX_OTHER: N_("No, I am {sex}"),
+        Text.PHONE_TYPE: N_("Please press the button below, or type the number."),
+        Text.SELF_PAY: N_(
+            "If you pay yourself: <b>{amount}</b> per month for JKK + JKM, or {amount_jht} "
+            "with the optional old-age savings (JHT)."
+        ),
+        Text.SELF_PAY_ESTIMATE: N_(
+            "If you pay yourself: about <b>{amount}</b> per month for JKK + JKM, or about "
+            "{amount_jht} with the optional old-age savings (JHT). This is an estimate "
+            "(perkiraan); BPJS Ketenagakerjaan confirms the exact amount."
+        ),
+        Text.SCREEN_INTRO: N_(
+            "The regency pays JKK + JKM for some workers with low or irregular income "
+            "(Pekerja Rentan). A few questions check whether you may qualify; "
+            "the regency decides after checking your data."
+        ),
+        Text.PAY_SELF_BUTTON: N_("I pay myself ({amount} per month)"),
+        Text.PAYER_APBD: N_("the regency, if it accepts you"),
+        Text.PAYER_SELF: N_("you"),
+        Text.CONTRIBUTION_APBD: N_(
+            "Contribution: <b>{amount}</b> per month ({programmes}), paid by the regency "
+            "if it accepts you"
+        ),
+        Text.CONTRIBUTION_SELF: N_(
+            "Contribution: <b>{amount}</b> per month ({programmes}), paid by you"
+        ),
+        Text.DRAFT_GONE: N_("This registration is no longer open. Type /daftar to start again."),
+        Text.CANCEL_ASK: N_(
+            "Stop registering? You can save your answers as a draft and continue later "
+            "with /daftar, or delete them."
+        ),
+        Text.CANCEL_DROP: N_("Delete my answers"),
+        Text.DROPPED: N_("Your answers were deleted."),
+        Text.DRAFT_SAVED: N_("Draft saved. Type /daftar to continue later."),
     }
 )
 
-#: Third-person wording for facilitators ("NIK warga"); empty until that feature exists, so every
-#: sentence falls back to :data:`SELF_WORDING`.
-ASSISTED_WORDING: Mapping[Text, str] = MappingProxyType({})
+#: Third-person wording for a village facilitator registering a resident ("NIK warga"). A key
+#: missing here falls back to :data:`SELF_WORDING`.
+ASSISTED_WORDING: Mapping[Text, str] = MappingProxyType(
+    {
+        Text.CONSENT: N_(
+            "<b>Registering a resident</b>\n"
+            "Read this aloud to the resident:\n\n"
+            "<i>“Your data is used only to register you for work-accident (JKK) and death (JKM) "
+            "protection through the Balangan regency programme. Only regency officers and "
+            "BPJS Ketenagakerjaan see it. You may ask to see, correct or delete it at any time. "
+            "Do you agree?”</i>\n\n"
+            "Did the resident agree? Your answer is recorded with your name and the time."
+        ),
+        Text.CONSENT_YES: N_("The resident agrees"),
+        Text.CONSENT_NO: N_("The resident does not agree"),
+        Text.CONSENT_DECLINED: N_(
+            "All right. Without the resident's consent nothing is asked or kept. "
+            "To register another resident, type /daftarkan."
+        ),
+        Text.ASK_NIK: N_(
+            "Type the resident's <b>NIK</b>: the 16-digit number on their KTP (identity card)."
+        ),
+        Text.ASK_NAME: N_("Type the resident's <b>full name</b> exactly as on their KTP."),
+        Text.ASK_BIRTH_DATE: N_(
+            "Type the resident's <b>date of birth</b>, for example 17-08-1985 or 17 Agustus 1985."
+        ),
+        Text.DATE_CHECK: N_(
+            "The resident's NIK says they were born on <b>{nik_date}</b>, but you typed "
+            "<b>{typed_date}</b>. Which is right?"
+        ),
+        Text.ASK_SEX: N_("According to the NIK the resident is <b>{sex}</b>. Is that right?"),
+        Text.SEX_NOTE: N_(
+            "Noted. The NIK says otherwise: please make sure you typed the NIK from the "
+            "resident's KTP, not the family card (KK) number."
+        ),
+        Text.SEX_OTHER: N_("No, the resident is {sex}"),
+        Text.ASK_PHONE: N_(
+            "Type the resident's own <b>mobile number</b> (not yours), for example 0812 3456 7890."
+        ),
+        Text.PHONE_TYPE: N_("Please type the resident's mobile number."),
+        Text.ASK_KECAMATAN: N_("Where does the resident live? Choose the <b>kecamatan</b>:"),
+        Text.ASK_DESA: N_(
+            "Choose the resident's <b>desa or kelurahan</b> in Kecamatan {kecamatan}, "
+            "or type its name:"
+        ),
+        Text.ASK_OCCUPATION: N_("What is the resident's main <b>work</b>?"),
+        Text.ASK_OCCUPATION_OTHER: N_(
+            "Type the resident's work in a few words (for example: tailor, seller of cakes)."
+        ),
+        Text.ASK_INCOME: N_("About how much does the resident <b>earn per month</b>?"),
+        Text.ASK_PAYER: N_(
+            "Who should pay the resident's contribution? If the regency does not accept them, "
+            "they can still pay themselves later."
+        ),
+        Text.ASK_JHT: N_(
+            "Does the resident also want the optional <b>old-age savings (JHT)</b>?\n"
+            "JKK + JKM: {amount} per month\n"
+            "JKK + JKM + JHT: {amount_jht} per month"
+        ),
+        Text.SCREEN_CANDIDATE: N_(
+            "From the answers the resident <b>may qualify as a Pekerja Rentan</b>: the regency "
+            "would pay their JKK + JKM contribution. The regency decides after checking the data."
+        ),
+        Text.SCREEN_NOT_CANDIDATE: N_(
+            "From the answers the resident probably does not qualify for the regency-paid "
+            "programme, so they would pay the contribution themselves. The regency still checks "
+            "every registration."
+        ),
+        Text.SCREEN_INTRO: N_(
+            "The regency pays JKK + JKM for some workers with low or irregular income "
+            "(Pekerja Rentan). A few questions check whether the resident may qualify; "
+            "the regency decides after checking the data."
+        ),
+        Text.SELF_PAY: N_(
+            "If the resident pays: <b>{amount}</b> per month for JKK + JKM, or {amount_jht} "
+            "with the optional old-age savings (JHT)."
+        ),
+        Text.SELF_PAY_ESTIMATE: N_(
+            "If the resident pays: about <b>{amount}</b> per month for JKK + JKM, or about "
+            "{amount_jht} with the optional old-age savings (JHT). This is an estimate "
+            "(perkiraan); BPJS Ketenagakerjaan confirms the exact amount."
+        ),
+        Text.PAY_SELF_BUTTON: N_("The resident pays ({amount} per month)"),
+        Text.PAYER_APBD: N_("the regency, if it accepts the resident"),
+        Text.PAYER_SELF: N_("the resident"),
+        Text.CONTRIBUTION_APBD: N_(
+            "Contribution: <b>{amount}</b> per month ({programmes}), paid by the regency "
+            "if it accepts the resident"
+        ),
+        Text.CONTRIBUTION_SELF: N_(
+            "Contribution: <b>{amount}</b> per month ({programmes}), paid by the resident"
+        ),
+        Text.SUMMARY_TITLE: N_("<b>Please check the resident's data</b>"),
+        Text.NIK_OUTSIDE: N_(
+            "This NIK was first issued outside Balangan. That is fine: "
+            "we ask where the resident lives now later."
+        ),
+        Text.DUPLICATE_OWN: N_(
+            "You have already registered this resident: number <b>{reference}</b>, "
+            "status: {status}. It cannot be registered twice."
+        ),
+        Text.DUPLICATE_OTHER: N_(
+            "This NIK has already been registered (status: {status}). It cannot be registered "
+            "twice. If the resident did not register it, they can contact the regency office."
+        ),
+        Text.RESUME: N_(
+            "This resident's registration is not finished yet (step {step} of {total}). "
+            "Continue where you stopped?"
+        ),
+        Text.SUBMITTED: N_(
+            "<b>Sent!</b> The resident's registration number is <b>{reference}</b>.\n\n"
+            "Next: regency officers check the data. When it is accepted the resident is "
+            "registered with BPJS Ketenagakerjaan, and we tell you here.\n"
+            "Follow your residents with /wargaku; register another one with /daftarkan."
+        ),
+        Text.DRAFT_GONE: N_(
+            "This registration is no longer open. Type /daftarkan to see your open registrations."
+        ),
+        Text.CANCEL_ASK: N_(
+            "Stop this registration? You can save the answers as a draft and continue later "
+            "with /daftarkan, or delete them."
+        ),
+        Text.CANCEL_DROP: N_("Delete the answers"),
+        Text.DROPPED: N_("The answers were deleted."),
+        Text.DRAFT_SAVED: N_("Draft saved. Type /daftarkan to continue later."),
+    }
+)
+
+#: Callback data prefix of the "link for the resident's phone" button shown after assisted consent
+#: (answered by :mod:`handlers.facilitator`, followed by ``:<submission id>``).
+ASSISTED_CONSENT_LINK = "fw:link"
 
 _BY_MODE: Mapping[Mode, Mapping[Text, str]] = MappingProxyType(
     {Mode.SELF: SELF_WORDING, Mode.ASSISTED: ASSISTED_WORDING}

@@ -20,6 +20,7 @@ from storage.repos.core import (
     UserRepository,
 )
 from storage.repos.coverage import CoverageRepository, ReminderRepository
+from storage.repos.facilitator import FacilitatorRepository
 from storage.repos.registration import RegistrationRepository
 
 
@@ -88,3 +89,8 @@ class Repositories:
     def broadcasts(self) -> BroadcastRepository:
         """Admin broadcasts, their recipient rows and the shared send budget."""
         return BroadcastRepository(self.session, dialect=self.dialect)
+
+    @cached_property
+    def facilitators(self) -> FacilitatorRepository:
+        """Facilitators, invitations, residents they follow, consent links, poster credits."""
+        return FacilitatorRepository(self.session, dialect=self.dialect)

@@ -126,6 +126,9 @@ async def test_the_admin_menu_is_shown_to_admins_only(harness: BotHarness) -> No
     labels = [label for row in admin.buttons() for label in row]
     assert ID("Review registrations") in labels
     assert ID("Statistics") in labels
+    await admin.press(ID("Admins"))
+    assert ID("• {id} (from ADMIN_IDS)", id=ADMIN_ID) in admin.last_text
+    assert "/admin tambah ID" in admin.last_text
 
 
 # --- admins and the audit log --------------------------------------------------------------------

@@ -315,8 +315,9 @@ async def test_export_conversation_sends_the_file_and_audits_it(harness: BotHarn
     async with harness.db.transaction() as repo:
         entry = (await repo.audit.latest(limit=1))[0]
     assert entry.action == "export"
-    assert entry.target == "sub"
+    assert entry.target == "pendaftaran-20261121.csv"
     assert entry.details == {
+        "kind": "sub",
         "format": "csv",
         "rows": 1,
         "bytes": len(document.data),
@@ -462,3 +463,40 @@ async def test_export_of_100000_rows_has_bounded_memory(db: Database, fmt: Expor
     assert full["rows"] == BIG
     # Bounded by the page size (2,000 rows in flight), not by the 100,000 rows.
     assert growth < 40_000_000
+
+
+async def test_export_choices_pages_and_presets(harness: BotHarness) -> None:
+    await seed_known(harness.db)
+    admin = harness.admin()
+    await admin.send("/ekspor")
+    await admin.press("Kecamatan")
+    await admin.press("Juai")
+    await admin.press("Desa")
+    assert "Pamurus" not in [label for row in admin.buttons() for label in row]
+    await admin.press(ID("Next ▶"))
+    await admin.press("Pamurus")
+    assert "Desa: Pamurus" in admin.last_text
+    await admin.press("Kecamatan")
+    await admin.press(ID("All"))
+    assert "Desa: " + ID("all") in admin.last_text  # a new kecamatan choice clears the desa
+    await admin.press(ID("Dates"))
+    await admin.press(ID("Last month"))
+    assert "01/10/26 – 31/10/26" in admin.last_text
+    await admin.press(ID("Dates"))
+    await admin.press(ID("◀ Back"))
+    assert "01/10/26 – 31/10/26" in admin.last_text
+    await admin.press(ID("📄 Make the file"))
+    document = admin.documents()[-1]
+    assert document.file_name.endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(document.data), read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    book.close()
+    assert [r[0] for r in rows[1:]] == ["BLG-A00004"]  # the one sent in October
+    menu = admin.history[1]
+    update = await harness.emu.press(admin.user_id, menu.message_id, "exp:go", forge=True)
+    await harness.emu.wait_delivered(update)
+    await harness.settle()
+    assert len(admin.documents()) == 1  # an old "make the file" press does nothing
+    answer = harness.emu.callbacks[str(update.payload["id"])].answer
+    assert answer is not None
+    assert answer.text == ID("This button is no longer active.")

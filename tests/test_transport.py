@@ -85,7 +85,7 @@ async def test_messages_keyboards_and_edits(emu: BotApiEmulator, transport: str)
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_document_is_uploaded_as_multipart(emu: BotApiEmulator, transport: str) -> None:
-    content = "nik,nama\n6311015708850003,Siti Aminah\n".encode()
+    content = b"nik,nama\n6311015708850003,Siti Aminah\n"
     async with make_bot(emu.base_url, transport) as bot:
         sent = await bot.send_document(
             CHAT,
@@ -109,7 +109,7 @@ async def test_api_errors_become_telegram_errors(emu: BotApiEmulator, transport:
             await bot.send_message(CHAT, "halo")
         assert limited.value.retry_after in (3, timedelta(seconds=3))
 
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(CHAT, "<b>tidak ditutup", parse_mode=ParseMode.HTML)
 
         emu.block(CHAT)

@@ -36,12 +36,19 @@ class ScreeningQuestion:
         text: English msgid of the question (``question_text`` in the data file).
         eligible_answer: The answer that counts toward eligibility.
         role: How the answer is used.
+        assisted_text: English msgid of the same question about a third person, asked by a
+            facilitator (``assisted_question_text``; the plain text when the file has none).
     """
 
     code: str
     text: str
     eligible_answer: bool
     role: QuestionRole
+    assisted_text: str = ""
+
+    def text_for(self, *, assisted: bool) -> str:
+        """The msgid to ask: about the user themselves, or about a resident (``assisted``)."""
+        return (self.assisted_text or self.text) if assisted else self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,7 @@ def questions() -> tuple[ScreeningQuestion, ...]:
             text=item["question_text"],
             eligible_answer=bool(item["eligible_answer"]),
             role=QuestionRole(item["role"]),
+            assisted_text=item.get("assisted_question_text", ""),
         )
         for item in load_toml("screening.toml")["question"]
     )

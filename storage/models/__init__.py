@@ -9,6 +9,16 @@ from storage.models.coverage import (
     RosterEntry,
     RosterImport,
 )
+from storage.models.facilitator import (
+    AttributionCode,
+    AttributionKind,
+    ConsentLink,
+    Facilitator,
+    FacilitatorDesa,
+    FacilitatorInvitation,
+    LinkState,
+    SubmissionAttribution,
+)
 from storage.models.registration import (
     Consent,
     ConsentKind,
@@ -18,6 +28,8 @@ from storage.models.registration import (
 )
 
 __all__ = [
+    "AttributionCode",
+    "AttributionKind",
     "AuditEntry",
     "Broadcast",
     "BroadcastBudget",
@@ -26,8 +38,13 @@ __all__ = [
     "ClaimHelpRequest",
     "Consent",
     "ConsentKind",
+    "ConsentLink",
     "Conversation",
     "EntryRole",
+    "Facilitator",
+    "FacilitatorDesa",
+    "FacilitatorInvitation",
+    "LinkState",
     "LookupFailure",
     "PaymentReminder",
     "ProcessedUpdate",
@@ -35,6 +52,7 @@ __all__ = [
     "RosterEntry",
     "RosterImport",
     "Submission",
+    "SubmissionAttribution",
     "SubmissionStatus",
     "User",
 ]
