@@ -83,6 +83,10 @@ SLOT_LEAD = 0.02
 CONTROL_TRIES = 20
 #: Another process that reserved slots this recently means the budget is shared.
 SHARED_WITHIN = 5.0
+#: When stopping: how long to wait for sends in flight, and for progress messages. (The
+#: application cancels its loops 10 s after asking them to stop.)
+SHUTDOWN_SENDS = 6.0
+SHUTDOWN_CONTROL = 1.0
 
 ANNOUNCEMENT_HEADER = N_("📢 <b>Announcement</b>")
 REMINDER_HEADER = N_("🔔 <b>Reminder</b>")
@@ -129,7 +133,7 @@ class SenderTuning:
     solo_headroom: float = 0.005
     poll_seconds: float = 1.0
     control_seconds: float = 0.5
-    flush_seconds: float = 0.2
+    flush_seconds: float = 0.1
     start_delay: float = 1.2
     batch_seconds: float = 0.25
     max_batch: int = 100
@@ -419,9 +423,14 @@ class BroadcastSender:
         self._release.extend(job.row_id for job in self._unslotted)
         self._queue.clear()
         self._unslotted.clear()
-        pending = self._inflight | self._control_tasks
-        if pending:
-            _done, late = await asyncio.wait(pending, timeout=8.0)
+        # Sends in flight are answered within the request timeout; progress messages may be
+        # waiting for a slot and are not worth delaying the stop for.
+        if self._inflight:
+            _done, late = await asyncio.wait(self._inflight, timeout=SHUTDOWN_SENDS)
+            for task in late:
+                task.cancel()
+        if self._control_tasks:
+            _done, late = await asyncio.wait(self._control_tasks, timeout=SHUTDOWN_CONTROL)
             for task in late:
                 task.cancel()
         # Rows a 429 put back while stopping are unsent too.

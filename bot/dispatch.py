@@ -3,16 +3,17 @@
 python-telegram-bot delivers every update to :meth:`Dispatcher.handle` (one ``TypeHandler``). In one
 short transaction the dispatcher:
 
-1. skips an update it has already processed (Telegram redelivers on timeouts), re-sending its replies
-   only if they were never confirmed sent;
-2. loads (or creates) the user and locks their conversation row;
-3. routes: a button press to its callback route (refused if the user's role or step no longer allows
+1. loads (or creates) the user and locks their conversation row;
+2. routes: a button press to its callback route (refused if the user's role or step no longer allows
    it), a command to its command route, any other message to the handler of the user's current step,
    a file to a document route, anything else to the fallback;
-4. asks the question of the new step, answers the button press if the handler did not;
-5. stores the new step, the scratch answers and the queued replies, and commits.
+3. asks the question of the new step, answers the button press if the handler did not;
+4. stores the new step, the scratch answers, and the update id with the queued replies, and commits.
 
-Only then are the replies sent (:mod:`bot.delivery`) and background jobs started.
+An update processed before (Telegram redelivers on timeouts) fails step 4 on its already recorded
+id: everything it did is rolled back, and its stored replies are re-sent only if they were never
+confirmed sent. Only after the commit are the replies sent (:mod:`bot.delivery`) and background
+jobs started.
 """
 
 from __future__ import annotations
@@ -157,9 +158,12 @@ class Dispatcher:
             try:
                 return await self._transact(update, chat_id, tg_language)
             except IntegrityError:
-                # Another process recorded the same update id first: it was processed there.
-                if await self._already_processed(update.update_id):
-                    return [], []
+                # The update id is already recorded: a redelivery of an update processed before,
+                # or one another process recorded first. Its effects were rolled back here;
+                # answer with its stored replies if they never went out.
+                replies = await self._stored_replies(update.update_id)
+                if replies is not None:
+                    return replies, []
                 raise
             except Exception as exc:
                 if not is_outage(exc):
@@ -175,24 +179,24 @@ class Dispatcher:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _already_processed(self, update_id: int) -> bool:
+    async def _stored_replies(self, update_id: int) -> list[Reply] | None:
+        """Replies of an already processed update still to send (None: it was never processed)."""
         async with self.services.db.transaction() as repo:
-            return await repo.updates.get(update_id) is not None
+            seen = await repo.updates.get(update_id)
+        if seen is None:
+            return None
+        if seen.sent or not seen.replies or self.services.require_delivery().answered(update_id):
+            return []
+        return [Reply.from_json(dict(r)) for r in seen.replies]
 
     async def _transact(
         self, update: Update, chat_id: int, tg_language: str | None
     ) -> tuple[list[Reply], list[BackgroundJob]]:
         services = self.services
+        # No lookup of processed_updates first: recording the update id at commit fails with an
+        # IntegrityError for a repeated update, which _transact_with_retry turns into its stored
+        # replies. Repeats are rare; the saved query is one of the few each update costs.
         async with services.db.transaction() as repo:
-            seen = await repo.updates.get(update.update_id)
-            if seen is not None:
-                if (
-                    seen.sent
-                    or not seen.replies
-                    or services.require_delivery().answered(seen.update_id)
-                ):
-                    return [], []
-                return [Reply.from_json(dict(r)) for r in seen.replies], []
             user = await repo.users.touch(
                 user_id=chat_id, language=self._initial_language(tg_language)
             )

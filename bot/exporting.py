@@ -177,6 +177,8 @@ _ROSTER_HEADERS = (
 )
 _FACILITATOR_HEADERS = (
     N_("Facilitator (Telegram id)"),
+    N_("Name"),
+    N_("Mobile number"),
     N_("Entries"),
     N_("Draft"),
     N_("Waiting for review"),
@@ -491,6 +493,8 @@ def facilitator_cells(row: Any) -> list[Cell]:
     """One facilitator's activity as export cells (in :data:`HEADERS` order)."""
     return [
         row.facilitator_id,
+        safe_text(row.facilitator_name),
+        row.facilitator_phone,
         int(row.total),
         *(int(getattr(row, status.value) or 0) for status in SubmissionStatus),
         _local(row.first_at),

@@ -12,7 +12,16 @@ from bot.router import Router
 
 def routers() -> list[Router]:
     """Every feature's router; ``common`` last because it owns the fallback for unknown input."""
-    from handlers import admin, broadcast, claims, common, coverage, registration
+    from handlers import (
+        admin,
+        broadcast,
+        claims,
+        common,
+        coverage,
+        facilitator,
+        privacy,
+        registration,
+    )
 
     return [
         registration.router,
@@ -20,5 +29,7 @@ def routers() -> list[Router]:
         claims.router,
         admin.router,
         broadcast.router,
+        facilitator.router,
+        privacy.router,
         common.router,
     ]

@@ -100,7 +100,7 @@ SCHEDULE_ERRORS: dict[ScheduleError, str] = {
 }
 
 
-# --- helpers ---------------------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def _is_admin(ctx: Ctx) -> bool:
@@ -162,7 +162,7 @@ def _set_audience(ctx: Ctx, audience: Audience) -> None:
     ctx.goto(Bc.CONFIRM)
 
 
-# --- /siaran and composing ---------------------------------------------------------------------------
+# --- /siaran and composing -----------------------------------------------------------------------
 
 
 @router.command("siaran", "broadcast", roles=ADMIN)
@@ -277,7 +277,7 @@ async def kind_button(ctx: Ctx) -> None:
     ctx.goto(Bc.AUDIENCE)
 
 
-# --- audience ----------------------------------------------------------------------------------------
+# --- audience ------------------------------------------------------------------------------------
 
 
 @router.prompt(Bc.AUDIENCE)
@@ -426,7 +426,7 @@ async def days_button(ctx: Ctx) -> None:
     _set_audience(ctx, Audience(AudienceKind.ENDING, days=days))
 
 
-# --- steps that expect a button ------------------------------------------------------------------------
+# --- steps that expect a button ------------------------------------------------------------------
 
 
 @router.step(Bc.KIND, Bc.AUDIENCE, Bc.KECAMATAN, Bc.DESA, Bc.STATUS, Bc.CONFIRM)
@@ -451,7 +451,7 @@ async def typed_days(ctx: Ctx) -> None:
     _set_audience(ctx, Audience(AudienceKind.ENDING, days=days))
 
 
-# --- preview and confirmation ------------------------------------------------------------------------
+# --- preview and confirmation --------------------------------------------------------------------
 
 
 async def _summary(ctx: Ctx) -> tuple[str, InlineKeyboardMarkup] | None:
@@ -694,7 +694,7 @@ async def _create(ctx: Ctx, scheduled_at: datetime) -> int | None:
     return broadcast.id
 
 
-# --- buttons of the progress message -----------------------------------------------------------------
+# --- buttons of the progress message -------------------------------------------------------------
 
 
 def _broadcast_id(ctx: Ctx) -> int | None:

@@ -20,6 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import keyboards
 from bot.context import Ctx, Markup
+from bot.coverage_lookup import regency_zone
 from bot.dispatch import MSG_NOT_ALLOWED
 from bot.domain import wilayah
 from bot.domain.dates import DateInvalid, parse_birth_date
@@ -53,6 +54,7 @@ from bot.registration_flow import (
     screening_outcome,
 )
 from bot.router import Router
+from handlers.facilitator_states import FacAudit
 from handlers.registration_states import (
     ASSISTED_CONSENT_LINK,
     DATE_ERRORS,
@@ -252,7 +254,7 @@ async def _desa_refused(ctx: Ctx, draft: Submission, desa: wilayah.Desa) -> bool
         )
         await ctx.repo.audit.record(
             actor_id=ctx.user_id,
-            action="facilitator.desa_outside",
+            action=FacAudit.DESA_OUTSIDE,
             target=f"submission:{draft.reference}",
             details={"desa": desa.code, "policy": "warn"},
         )
@@ -496,7 +498,7 @@ async def consent_choice(ctx: Ctx) -> None:
             ctx.t(
                 "Consent recorded: you confirmed that the resident agreed ({time}). "
                 "If the resident has Telegram, they can also confirm on their own phone.",
-                time=ctx.t.datetime(ctx.now()),
+                time=ctx.t.datetime(ctx.now().astimezone(regency_zone())),
             ),
             keyboards.column(
                 [
@@ -1391,8 +1393,9 @@ async def _submit(ctx: Ctx, draft: Submission) -> None:
         ctx.data["editing"] = True
         ctx.goto(Reg.NIK)
         return
+    text = _w(ctx, Text.SUBMITTED, reference=draft.reference)  # before end() forgets the mode
     ctx.end()
-    ctx.say(_w(ctx, Text.SUBMITTED, reference=draft.reference), ctx.menu())
+    ctx.say(text, ctx.menu())
 
 
 # --- cancel ----------------------------------------------------------------------------------------------

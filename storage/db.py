@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,13 +41,17 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+#: How long SQLite waits for another process's lock before "database is locked" (an outage).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int) -> None:
     # Take transaction control away from the driver so that "begin" below really starts them.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -68,7 +73,19 @@ class Database:
         keyring: KeyRing | None = None,
         echo: bool = False,
         pool_size: int = 10,
+        sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     ) -> None:
+        """Create the engine (nothing connects yet).
+
+        Args:
+            url: SQLAlchemy async URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+            keyring: Keys for the encrypted columns.
+            echo: Log every statement (debugging only).
+            pool_size: PostgreSQL connections kept open (as many again may overflow).
+            sqlite_busy_timeout_ms: SQLite only: how long a transaction waits for a lock held by
+                another process before failing as an outage. The fault tests lower it so that a
+                locked database is noticed in a fraction of a second instead of ten.
+        """
         self.url = url
         self.keyring = keyring
         parsed = make_url(url)
@@ -78,7 +95,11 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             # hide_parameters: a failing statement's error must not carry a NIK or phone into a log.
             self.engine: AsyncEngine = create_async_engine(url, echo=echo, hide_parameters=True)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(
+                self.engine.sync_engine,
+                "connect",
+                functools.partial(_sqlite_pragmas, busy_timeout_ms=sqlite_busy_timeout_ms),
+            )
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
             self._lock: asyncio.Lock | None = asyncio.Lock()
         else:

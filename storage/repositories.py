@@ -21,6 +21,7 @@ from storage.repos.core import (
 )
 from storage.repos.coverage import CoverageRepository, ReminderRepository
 from storage.repos.facilitator import FacilitatorRepository
+from storage.repos.privacy import PrivacyRepository
 from storage.repos.registration import RegistrationRepository
 
 
@@ -94,3 +95,8 @@ class Repositories:
     def facilitators(self) -> FacilitatorRepository:
         """Facilitators, invitations, residents they follow, consent links, poster credits."""
         return FacilitatorRepository(self.session, dialect=self.dialect)
+
+    @cached_property
+    def privacy(self) -> PrivacyRepository:
+        """Everything about one user: access, correction, erasure, draft retention."""
+        return PrivacyRepository(self.session, dialect=self.dialect)

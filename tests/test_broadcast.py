@@ -176,7 +176,7 @@ def test_schedules_are_read_in_wita() -> None:
         assert parse_schedule(bad, now) is ScheduleError.FORMAT
 
 
-# --- audiences and progress ------------------------------------------------------------------------
+# --- audiences and progress ----------------------------------------------------------------------
 
 
 def test_audiences_round_trip_and_are_validated() -> None:
@@ -228,10 +228,10 @@ def test_failure_csv_lists_reasons() -> None:
     assert lines[2].startswith("6,failed,interrupted,Bot berhenti saat mengirim")
 
 
-# --- the repository --------------------------------------------------------------------------------
+# --- the repository ------------------------------------------------------------------------------
 
 
-async def _seed_audiences(db: Database) -> None:
+async def seed_audiences(db: Database) -> None:
     """Users 1..9 with submissions, roster rows and roles covering every audience."""
     async with db.transaction() as repo:
         for uid in range(1, 10):
@@ -297,7 +297,7 @@ async def test_audience_counts(
 ) -> None:
     db = Database(db_url)
     try:
-        await _seed_audiences(db)
+        await seed_audiences(db)
         async with db.transaction() as repo:
             count = await repo.broadcasts.count_audience(
                 kind=kind, code=code, days=days, today=date(2026, 11, 21)
@@ -311,7 +311,7 @@ async def test_rows_are_claimed_once_and_given_back(db_url: str) -> None:
     db = Database(db_url)
     now = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
     try:
-        await _seed_audiences(db)
+        await seed_audiences(db)
         async with db.transaction() as repo:
             broadcast = await repo.broadcasts.create(
                 created_by=1,

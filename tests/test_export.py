@@ -33,6 +33,7 @@ from bot.exporting import (
 from bot.i18n import Catalogs
 from storage.db import Database
 from storage.models import Submission, SubmissionStatus
+from storage.models.facilitator import Facilitator
 from tests.support import TEST_DATA_KEY, TEST_KEYRING, BotHarness
 from tests.test_admin_seed import (
     NOW,
@@ -274,9 +275,16 @@ async def test_roster_export_states_and_places(db: Database, tmp_path: Path) -> 
 
 async def test_facilitator_activity_export(db: Database, tmp_path: Path) -> None:
     await seed_known(db)
+    await insert_rows(
+        db,
+        Facilitator,
+        [{"user_id": 77, "full_name": "Rahmah", "phone": "+6281211112222"}],
+    )
     rows = await export(db, tmp_path, ExportKind.FACILITATORS, ExportFilters())
     table = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert set(table) == {"77", "78"}
+    assert (table["77"]["Name"], table["77"]["Mobile number"]) == ("Rahmah", "+6281211112222")
+    assert table["78"]["Name"] == ""  # entered drafts, no facilitator row (yet)
     assert table["77"]["Entries"] == "2"
     assert table["77"]["Waiting for review"] == "1"
     assert table["77"]["Rejected"] == "1"
@@ -284,7 +292,7 @@ async def test_facilitator_activity_export(db: Database, tmp_path: Path) -> None
     month = await export(
         db, tmp_path, ExportKind.FACILITATORS, ExportFilters(date_from=TODAY, date_to=TODAY)
     )
-    assert [(r[0], r[1]) for r in month[1:]] == [("77", "1"), ("78", "1")]
+    assert [(r[0], r[3]) for r in month[1:]] == [("77", "1"), ("78", "1")]
 
 
 # --- the conversation ----------------------------------------------------------------------------

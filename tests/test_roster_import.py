@@ -388,6 +388,8 @@ async def test_import_memory_is_bounded_by_the_batch(db: Database, tmp_path: Pat
 def test_cli_import_roster_without_a_token(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The CLI configures logging for a terminal; in-process it would keep pytest's captured stderr.
+    monkeypatch.setattr("bot.cli.logs.configure", lambda _level: None)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.delenv("WEBHOOK_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)

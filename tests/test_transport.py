@@ -1,22 +1,42 @@
 """Both Bot API transports (``BOT_TRANSPORT=aiohttp``, ours and the default, and ``httpx``,
 python-telegram-bot's) against the same fake Bot API: messages, keyboards, edits, uploads, errors,
-timeouts, an unreachable server, and a whole transcript of the bot."""
+timeouts, an unreachable server, and a whole transcript of the bot. The reply sender's JSON fast
+path (aiohttp only) must produce exactly what the python-telegram-bot path produces."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 from bot.application import make_request
+from bot.context import Reply
+from bot.delivery import Delivery
 from bot.emulator import BotApiEmulator
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
+from storage.db import Database
 from tests.support import TEST_TOKEN, BotHarness
 
 TRANSPORTS = ["aiohttp", "httpx"]
@@ -155,3 +175,96 @@ async def test_the_bot_works_end_to_end_on_either_transport(db_url: str, transpo
         assert "Apa yang bisa dilakukan bot ini" in chat.last_text
         await chat.send_document("catatan.txt", b"bukan roster")
         assert chat.last_text  # answered, not silent
+
+
+async def test_post_json_raises_what_python_telegram_bot_raises(emu: BotApiEmulator) -> None:
+    request = AiohttpRequest(read_timeout=0.2, write_timeout=0.1, connect_timeout=0.1)
+    await request.initialize()
+    api = f"{emu.base_url}/bot{TEST_TOKEN}"
+    try:
+        sent = await request.post_json(f"{api}/sendMessage", {"chat_id": CHAT, "text": "halo"})
+        assert sent["text"] == "halo"
+        emu.fail_next("sendMessage", status=429, retry_after=7)
+        with pytest.raises(RetryAfter) as limited:
+            await request.post_json(f"{api}/sendMessage", {"chat_id": CHAT, "text": "x"})
+        assert limited.value.retry_after in (7, timedelta(seconds=7))
+        with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
+            await request.post_json(f"{api}/sendMessage", {"chat_id": CHAT, "text": ""})
+        emu.block(CHAT)
+        with pytest.raises(Forbidden, match="blocked"):
+            await request.post_json(f"{api}/sendMessage", {"chat_id": CHAT, "text": "x"})
+        emu.unblock(CHAT)
+        with pytest.raises(InvalidToken):
+            await request.post_json(f"{emu.base_url}/bot1:wrong/sendMessage", {"chat_id": CHAT})
+        emu.fail_next("sendMessage", status=500, description="Internal Server Error")
+        with pytest.raises(NetworkError, match="Internal Server Error"):
+            await request.post_json(f"{api}/sendMessage", {"chat_id": CHAT, "text": "x"})
+        emu.delay_next("sendMessage", 1.0)
+        with pytest.raises(TimedOut):
+            await request.post_json(f"{api}/sendMessage", {"chat_id": CHAT, "text": "x"})
+    finally:
+        await request.shutdown()
+
+
+def _replies(message_id: int, query_id: str) -> list[Reply]:
+    inline = InlineKeyboardMarkup([[InlineKeyboardButton("Setuju", callback_data="reg:yes")]])
+    contact = ReplyKeyboardMarkup(
+        [[KeyboardButton("Kirim nomor saya", request_contact=True)]], resize_keyboard=True
+    )
+    stale = "Tombol ini sudah tidak aktif."
+    return [
+        Reply("sendMessage", CHAT, text="<b>Langkah 1</b> dari 14 & <i>NIK</i>", markup=inline),
+        Reply("sendMessage", CHAT, text="Nomor HP Anda?", markup=contact),
+        Reply("sendMessage", CHAT, text="Nomor HP: +6281234567890", markup=ReplyKeyboardRemove()),
+        Reply("editMessageText", CHAT, text="Dipilih: <b>Juai</b>", message_id=message_id),
+        Reply("editMessageReplyMarkup", CHAT, message_id=message_id + 1),
+        Reply(
+            "answerCallbackQuery", CHAT, text=stale, callback_query_id=query_id, show_alert=True
+        ),
+        Reply("sendMessage", CHAT, text="https://bpjsketenagakerjaan.go.id tanpa pratinjau"),
+    ]
+
+
+async def _deliver(emu: BotApiEmulator, transport: str, tmp: Path) -> list[object]:
+    """Send the same replies through ``Delivery``; what the user sees, as comparable values."""
+    emu.add_user(CHAT, "Siti")  # a fresh chat
+    start = len(emu.messages(CHAT, include_deleted=True))
+    db = Database(f"sqlite+aiosqlite:///{tmp / transport}.sqlite3")
+    async with make_bot(emu.base_url, transport) as bot:
+        first = await bot.send_message(
+            CHAT,
+            "Pilih kecamatan",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Juai", callback_data="kec:juai")]]
+            ),
+        )
+        second = await bot.send_message(
+            CHAT,
+            "Pilih desa",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Galumbang", callback_data="desa:g")]]
+            ),
+        )
+        assert second.message_id == first.message_id + 1
+        press = await emu.press(CHAT, first.message_id, "kec:juai")
+        delivery = Delivery(bot, db)
+        assert await delivery.send_all(_replies(first.message_id, press.payload["id"])) == set()
+        assert delivery.sent_count == len(_replies(0, ""))
+    await db.dispose()
+    seen: list[object] = []
+    for m in emu.messages(CHAT, include_deleted=True)[start:]:
+        seen.append((m.from_bot, m.text, m.entities, m.buttons(), m.reply_keyboard, m.edit_count))
+    seen.append(emu.chat(CHAT).reply_keyboard)
+    answer = emu.callbacks[press.payload["id"]].answer
+    assert answer is not None
+    seen.append((answer.text, answer.show_alert))
+    return seen  # fmt: skip
+
+
+async def test_the_fast_path_sends_what_the_bot_path_sends(
+    emu: BotApiEmulator, tmp_path: Path
+) -> None:
+    fast = await _deliver(emu, "aiohttp", tmp_path)  # the JSON fast path
+    stock = await _deliver(emu, "httpx", tmp_path)  # python-telegram-bot's Bot methods
+    assert fast == stock
+    assert ("Tombol ini sudah tidak aktif.", True) in fast

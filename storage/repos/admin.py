@@ -26,6 +26,7 @@ from sqlmodel import col, select
 
 from storage.models.core import Role, User
 from storage.models.coverage import RosterEntry
+from storage.models.facilitator import Facilitator
 from storage.models.registration import EntryRole, Submission, SubmissionStatus
 from storage.repos.base import Repository
 
@@ -414,10 +415,11 @@ class AdminRepository(Repository):
         return (await self.session.exec(stmt)).all()
 
     async def facilitator_activity(self, flt: SubmissionFilter) -> Sequence[Any]:
-        """Per facilitator: submissions entered, by status, and the first and last entry.
+        """Per facilitator: name and phone, submissions entered by status, first and last entry.
 
         Drafts count (work in progress); the date bounds apply to ``created_at``. Facilitators
-        are the users who entered submissions on someone's behalf (``entered_by_role``).
+        are the users who entered submissions on someone's behalf (``entered_by_role``); the name
+        and phone come from ``facilitators`` when they have a row there.
         """
         counts = [
             func.sum(case((col(Submission.status) == status.value, 1), else_=0)).label(
@@ -425,17 +427,23 @@ class AdminRepository(Repository):
             )
             for status in SubmissionStatus
         ]
-        stmt = _select(
-            col(Submission.entered_by_user_id).label("facilitator_id"),
-            func.count().label("total"),
-            *counts,
-            func.min(Submission.created_at).label("first_at"),
-            func.max(Submission.created_at).label("last_at"),
-        ).where(col(Submission.entered_by_role) == EntryRole.FACILITATOR.value)
-        stmt = self._submission_where(stmt, flt, col(Submission.created_at))
-        stmt = stmt.group_by(col(Submission.entered_by_user_id)).order_by(
-            col(Submission.entered_by_user_id)
+        who = col(Submission.entered_by_user_id)
+        stmt = (
+            _select(
+                who.label("facilitator_id"),
+                col(Facilitator.full_name).label("facilitator_name"),
+                col(Facilitator.phone).label("facilitator_phone"),
+                func.count().label("total"),
+                *counts,
+                func.min(Submission.created_at).label("first_at"),
+                func.max(Submission.created_at).label("last_at"),
+            )
+            .select_from(Submission)
+            .outerjoin(Facilitator, col(Facilitator.user_id) == who)
+            .where(col(Submission.entered_by_role) == EntryRole.FACILITATOR.value)
         )
+        stmt = self._submission_where(stmt, flt, col(Submission.created_at))
+        stmt = stmt.group_by(who, col(Facilitator.full_name), col(Facilitator.phone)).order_by(who)
         return (await self.session.exec(stmt)).all()
 
     # -- statistics ---------------------------------------------------------------------------------

@@ -288,7 +288,9 @@ class FacilitatorRepository(Repository):
         )
         return _rowcount(result) == 1
 
-    async def open_invitations(self, *, now: datetime, limit: int) -> Sequence[FacilitatorInvitation]:
+    async def open_invitations(
+        self, *, now: datetime, limit: int
+    ) -> Sequence[FacilitatorInvitation]:
         """Invitations that can still be accepted, newest first."""
         stmt = (
             select(FacilitatorInvitation)
@@ -436,9 +438,7 @@ class FacilitatorRepository(Repository):
             str(code): int(n) for code, n in (await self.session.exec(registered_stmt)).all()
         }
         covered = {str(code): int(n) for code, n in (await self.session.exec(covered_stmt)).all()}
-        return {
-            code: DesaCounts(registered.get(code, 0), covered.get(code, 0)) for code in codes
-        }
+        return {code: DesaCounts(registered.get(code, 0), covered.get(code, 0)) for code in codes}
 
     # -- consent links ---------------------------------------------------------------------------------
     async def assisted_consent(self, submission_id: int) -> Consent | None:
