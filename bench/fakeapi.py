@@ -3,10 +3,13 @@
 Run as ``python -m bench.fakeapi`` (the harness does it); it prints ``READY <base url>`` and then
 serves the Bot API for the bot under test and a few control routes for the harness:
 
-* ``GET /_bench/ready`` — answers once the bot has long-polled (it is up);
+* ``GET /_bench/ready?after=N`` — answers once a bot has long-polled (after the N-th poll);
 * ``POST /_bench/run`` — ``{"spec": LoadSpec, "bot_pid": int}``: runs the load, answers a
   :class:`~bench.load.LoadResult`;
-* ``GET /_bench/stats`` — answers per-method and per-status call counts so far.
+* ``GET /_bench/stats`` — answers per-method and per-status call counts so far;
+* ``POST /_bench/chats`` — ``{"first", "count"}``: recipient-only users whose chats are watched;
+* ``POST /_bench/limits`` — ``{"global", "per_chat"}``: Telegram's flood limits, 429 beyond;
+* ``GET /_bench/deliveries`` — messages accepted per watched chat, their times, and every 429.
 
 It runs in its own process so that simulating users never competes with the bot for the GIL; its
 own CPU use over the window is reported, so a saturated fake shows up in the table.
@@ -52,13 +55,16 @@ def _chat_id(params: dict[str, Any]) -> int | None:
 def reply_matches(message: dict[str, Any], expect: str | None) -> bool:
     """Whether a bot message (Bot API ``Message`` dict) completes a step expecting ``expect``.
 
-    It does when ``expect`` is part of its text or caption, or is the label or the callback data
-    of one of its inline buttons.
+    It does when ``expect`` is part of its text, caption or document file name, or is the label
+    or the callback data of one of its inline buttons.
     """
     if expect is None:
         return True
     text = message.get("text") or message.get("caption") or ""
     if expect in text:
+        return True
+    document = message.get("document") or {}
+    if expect in str(document.get("file_name") or ""):
         return True
     markup = message.get("reply_markup") or {}
     return any(
@@ -87,7 +93,12 @@ class BenchEmulator(BotApiEmulator):
         self.waiters: dict[int, _Waiter] = {}
         self.call_counts: Counter[str] = Counter()
         self.status_counts: Counter[int] = Counter()
-        self.polled = asyncio.Event()
+        self.polls = 0
+        # Broadcast accounting: accepted messages to the watched chats, and every 429 answered.
+        self.watched: range = range(0)
+        self.watched_sends: Counter[int] = Counter()
+        self.watched_times: list[float] = []
+        self.throttled: list[tuple[float, int | None]] = []
 
     async def execute(
         self, token: str, method: str, params: dict[str, Any]
@@ -95,12 +106,17 @@ class BenchEmulator(BotApiEmulator):
         """Run the call as the emulator does, then complete the chat's pending step if it fits."""
         lowered = method.lower()
         if lowered == "getupdates":
-            self.polled.set()
+            self.polls += 1
         status, body = await super().execute(token, method, params)
         self.call_counts[lowered] += 1
         self.status_counts[status] += 1
-        if status == 200 and lowered in MESSAGE_METHODS:
+        if status == 429:
+            self.throttled.append((time.perf_counter(), _chat_id(params)))
+        elif status == 200 and lowered in MESSAGE_METHODS:
             chat_id = _chat_id(params)
+            if chat_id is not None and chat_id in self.watched and lowered.startswith("send"):
+                self.watched_sends[chat_id] += 1
+                self.watched_times.append(time.perf_counter())
             waiter = self.waiters.get(chat_id) if chat_id is not None else None
             if (
                 waiter is not None
@@ -332,12 +348,41 @@ def add_control_routes(app: web.Application, emu: BenchEmulator) -> None:
     """Mount the harness's control routes (``/_bench/...``) on the emulator's application."""
 
     async def ready(request: web.Request) -> web.Response:
-        timeout = float(request.query.get("timeout", "60"))
-        try:
-            await asyncio.wait_for(emu.polled.wait(), timeout)
-        except TimeoutError:
-            return web.json_response({"ok": False}, status=504)
+        # Answers once a bot long-polls (a getUpdates after the ``after``-th one: a restarted bot).
+        deadline = time.monotonic() + float(request.query.get("timeout", "60"))
+        after = int(request.query.get("after", "0"))
+        while emu.polls <= after:
+            if time.monotonic() > deadline:
+                return web.json_response({"ok": False, "polls": emu.polls}, status=504)
+            await asyncio.sleep(0.02)
+        return web.json_response({"ok": True, "polls": emu.polls})
+
+    async def chats(request: web.Request) -> web.Response:
+        # Users who exist only as recipients (a broadcast audience); their chats are watched.
+        payload = await request.json()
+        first, count = int(payload["first"]), int(payload["count"])
+        for user_id in range(first, first + count):
+            emu.add_user(user_id, f"Warga{user_id}", language_code="id")
+        emu.watched = range(first, first + count)
         return web.json_response({"ok": True})
+
+    async def limits(request: web.Request) -> web.Response:
+        payload = await request.json()
+        emu.set_rate_limits(payload.get("global"), payload.get("per_chat"))
+        return web.json_response({"ok": True})
+
+    async def deliveries(_request: web.Request) -> web.Response:
+        sends = emu.watched_sends
+        return web.json_response(
+            {
+                "now": time.perf_counter(),
+                "reached": len(sends),
+                "sends": sum(sends.values()),
+                "duplicates": sum(n - 1 for n in sends.values() if n > 1),
+                "times": emu.watched_times,
+                "throttled": emu.throttled,
+            }
+        )
 
     async def run(request: web.Request) -> web.Response:
         payload = await request.json()
@@ -356,6 +401,9 @@ def add_control_routes(app: web.Application, emu: BenchEmulator) -> None:
     app.router.add_get("/_bench/ready", ready)
     app.router.add_post("/_bench/run", run)
     app.router.add_get("/_bench/stats", stats)
+    app.router.add_post("/_bench/chats", chats)
+    app.router.add_post("/_bench/limits", limits)
+    app.router.add_get("/_bench/deliveries", deliveries)
 
 
 async def serve(host: str, port: int, token: str) -> None:

@@ -184,9 +184,16 @@ class FakeApi:
             finally:
                 await _stop(process)
 
-    async def wait_ready(self, bot: asyncio.subprocess.Process, bot_log: Path) -> None:
-        """Return once the bot has long-polled; raise if it exits or never polls."""
-        ready = asyncio.ensure_future(self._get("/_bench/ready", timeout=str(START_TIMEOUT)))
+    async def wait_ready(
+        self, bot: asyncio.subprocess.Process, bot_log: Path, *, after: int = 0
+    ) -> None:
+        """Return once the bot has long-polled; raise if it exits or never polls.
+
+        ``after``: the number of polls seen before this bot started (a restart).
+        """
+        ready = asyncio.ensure_future(
+            self._get("/_bench/ready", timeout=str(START_TIMEOUT), after=str(after))
+        )
         exited = asyncio.ensure_future(bot.wait())
         done, _pending = await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
@@ -211,6 +218,17 @@ class FakeApi:
     async def stats(self) -> dict[str, Any]:
         """Call counts by method and by HTTP status so far."""
         return await self._get("/_bench/stats")
+
+    async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST a control request (``/_bench/chats``, ``/_bench/limits``)."""
+        async with self._http.post(f"{self.url}{path}", json=payload) as resp:
+            resp.raise_for_status()
+            data: dict[str, Any] = await resp.json()
+            return data
+
+    async def get(self, path: str) -> dict[str, Any]:
+        """GET a control route (``/_bench/deliveries``, ``/_bench/stats``)."""
+        return await self._get(path)
 
     async def _get(self, path: str, **query: str) -> dict[str, Any]:
         async with self._http.get(f"{self.url}{path}", params=query) as resp:

@@ -22,16 +22,25 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident set size (``VmHWM``) of process ``pid`` in MiB; 0.0 when unreadable."""
+def _status_mb(pid: int, field: str) -> float:
     try:
         lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
         return 0.0
     for line in lines:
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (``VmHWM``) of process ``pid`` in MiB; 0.0 when unreadable."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    """Current resident set size (``VmRSS``) of process ``pid`` in MiB; 0.0 when unreadable."""
+    return _status_mb(pid, "VmRSS:")
 
 
 @dataclass(frozen=True, slots=True)

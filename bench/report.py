@@ -39,6 +39,7 @@ class Check:
         value: the measured ratio or quantity (None when it could not be measured).
         met: whether the target is met (None when not measurable).
         note: how much it is missed by, or why it could not be measured.
+        unit: ``×`` for ratios, empty for counts.
     """
 
     name: str
@@ -46,6 +47,7 @@ class Check:
     value: float | None
     met: bool | None
     note: str = ""
+    unit: str = "×"
 
     @classmethod
     def ratio_at_least(
@@ -71,12 +73,21 @@ class Check:
         note = "" if met else f"missed by {100 * (value - goal) / goal:.0f}%"
         return cls(name, f"≤ {goal:.2f}×", value, met, note)
 
+    @classmethod
+    def count_is_zero(cls, name: str, count: int | None) -> Check:
+        """A count that must be zero (429 answers, duplicates)."""
+        if count is None:
+            return cls(name, "= 0", None, None, "not measured", unit="")
+        met = count == 0
+        return cls(name, "= 0", float(count), met, "" if met else f"{count} too many", unit="")
+
     def line(self) -> str:
         """One Markdown list item."""
         if self.value is None:
             return f"- {self.name}: target {self.target} — not measured ({self.note})"
         verdict = "**met**" if self.met else f"**missed** ({self.note})"
-        return f"- {self.name}: **{self.value:.2f}×** (target {self.target}) — {verdict}"
+        value = f"{self.value:.2f}×" if self.unit == "×" else f"{self.value:,.0f}"
+        return f"- {self.name}: **{value}** (target {self.target}) — {verdict}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -407,7 +407,10 @@ class BroadcastSender:
         except Exception:
             self._abandon(maintenance)
             raise
-        maintenance.cancel()
+        # The bookkeeping loop sees ``stopping`` too; let it finish the write it may be in.
+        _done, late = await asyncio.wait({maintenance}, timeout=SHUTDOWN_CONTROL * 2)
+        for task in late:
+            task.cancel()
         await asyncio.gather(maintenance, return_exceptions=True)
         await self._shutdown()
 
@@ -746,8 +749,8 @@ class BroadcastSender:
                 for user_id in blocked_users:
                     await repo.users.mark_unreachable(user_id=user_id)
                 await repo.broadcasts.release(release, worker=self.worker)
-        except Exception:
-            # Kept for the next flush; the claims stay ours meanwhile.
+        except BaseException:
+            # Kept for the next flush (every write above is idempotent); the claims stay ours.
             self._results[:0] = results
             self._release[:0] = release
             raise

@@ -111,7 +111,7 @@ def local_time(t: Translator, moment: datetime, *, today: date) -> str:
 
 
 def contribution_parts(t: Translator, amount: Contribution) -> str:
-    """ "JKK Rp10.000 + JKM Rp6.800" (+ JHT)."""
+    """The parts of a contribution: JKK Rp10.000 + JKM Rp6.800 (+ JHT)."""
     if amount.jht:
         return t(
             "JKK {jkk} + JKM {jkm} + JHT {jht}",
@@ -468,7 +468,7 @@ def reminder_message(
 # --- roster import report ----------------------------------------------------------------------
 
 
-def field_label(t: Translator, fld: Field | None) -> str:
+def field_label(fld: Field | None) -> str:
     """A roster column, named by its expected header."""
     if fld is None:
         return "-"
@@ -488,7 +488,7 @@ def nik_problem(t: Translator, detail: str | None) -> str:
 
 def row_error_text(t: Translator, error: RowError) -> str:
     """The reason a roster row was rejected."""
-    column = field_label(t, error.field)
+    column = field_label(error.field)
     match error.code:
         case RowErrorCode.BAD_NIK:
             return t("NIK is not valid: {problem}", problem=Html(nik_problem(t, error.detail)))
@@ -538,7 +538,7 @@ def import_progress_text(t: Translator, file_name: str, progress: ImportProgress
 def _header_problem_text(t: Translator, problem: HeaderProblem) -> str:
     if problem.code is HeaderProblemCode.EMPTY_FILE:
         return t("The file is empty.")
-    return t("Column missing: {column}", column=field_label(t, problem.column))
+    return t("Column missing: {column}", column=field_label(problem.column))
 
 
 def import_report(t: Translator, file_name: str, result: ImportResult) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -35,6 +36,8 @@ from bot.router import Route
 from storage.models import Role
 
 if TYPE_CHECKING:
+    from telegram import Bot
+
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,45 @@ def command_of(message: Message) -> tuple[str, str] | None:
     return name, rest.strip()
 
 
+def _typed_strings(update: Update) -> Iterator[str | None]:
+    """Every string of an update that a user typed (or named) and the bot may store."""
+    user = update.effective_user
+    if user is not None:
+        yield from (user.first_name, user.last_name, user.username)
+    message = update.message
+    if message is not None:
+        yield from (message.text, message.caption)
+        if message.contact is not None:
+            contact = message.contact
+            yield from (contact.first_name, contact.last_name, contact.phone_number)
+        if message.document is not None:
+            yield message.document.file_name
+    if update.callback_query is not None:
+        yield update.callback_query.data
+
+
+def _replace_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", " ")
+    if isinstance(value, dict):
+        return {key: _replace_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_nul(item) for item in value]
+    return value
+
+
+def without_nul(update: Update, bot: Bot | None) -> Update:
+    """``update`` with every NUL character replaced by a space.
+
+    PostgreSQL refuses NUL in text ("invalid byte sequence"), so a NUL typed into a name, a
+    reason or a file name would fail the update on PostgreSQL only. A space keeps the UTF-16
+    offsets of message entities (bold, links) valid. Updates without NUL are returned as they are.
+    """
+    if not any(s and "\x00" in s for s in _typed_strings(update)):
+        return update
+    return Update.de_json(_replace_nul(update.to_dict()), bot)
+
+
 class Dispatcher:
     """Routes updates; one per application."""
 
@@ -106,6 +148,7 @@ class Dispatcher:
         chat = update.effective_chat
         if user is None or chat is None or chat.type != ChatType.PRIVATE or user.is_bot:
             return
+        update = without_nul(update, self.services.bot)
         self._in_flight += 1
         self._idle.clear()
         try:

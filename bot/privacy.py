@@ -25,6 +25,8 @@ from sqlmodel import SQLModel
 
 from bot.domain import wilayah
 from bot.domain.facts import load_toml
+from bot.domain.income import income_range
+from bot.domain.occupations import occupation
 from bot.i18n import N_
 from storage.models.registration import Submission, SubmissionStatus
 from storage.repos.privacy import ErasureOutcome, ErasurePlan, PersonalRecords
@@ -283,10 +285,16 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _ordered(row: SQLModel) -> dict[str, Any]:
+    """The row's columns in the order the table declares them."""
+    dumped = row.model_dump()
+    return {name: dumped[name] for name in type(row).model_fields if name in dumped}
+
+
 def row_data(row: SQLModel, *, user_id: int) -> dict[str, Any]:
     """One stored row as JSON-safe data, without other people's ids or process bookkeeping."""
     data: dict[str, Any] = {}
-    for name, value in row.model_dump().items():
+    for name, value in _ordered(row).items():
         if name in TECHNICAL_FIELDS:
             continue
         if name in OTHER_PEOPLE_FIELDS and value is not None and value != user_id:
@@ -412,6 +420,12 @@ def _text_value(t: Translator, key: str, value: Any, zone: tzinfo) -> str:
     if key == "kecamatan_code":
         kecamatan = wilayah.kecamatan_by_code(str(value))
         return f"{value} ({kecamatan.name})" if kecamatan is not None else str(value)
+    if key == "occupation_code":
+        job = occupation(str(value))
+        return f"{value} ({t.raw(job.label)})" if job is not None else str(value)
+    if key == "income_code":
+        income = income_range(str(value))
+        return f"{value} ({t.raw(income.label)})" if income is not None else str(value)
     if isinstance(value, Mapping | list | tuple):
         return json.dumps(_json_value(value), ensure_ascii=False)
     return str(value)
@@ -420,7 +434,7 @@ def _text_value(t: Translator, key: str, value: Any, zone: tzinfo) -> str:
 def _row_lines(
     t: Translator, row: SQLModel | Mapping[str, Any], user_id: int, zone: tzinfo
 ) -> list[str]:
-    raw = row.model_dump() if isinstance(row, SQLModel) else dict(row)
+    raw = _ordered(row) if isinstance(row, SQLModel) else dict(row)
     lines = []
     for key, value in raw.items():
         if key in TECHNICAL_FIELDS or (

@@ -40,7 +40,7 @@ from bot.coverage_texts import (
 from bot.domain.dates import DateError, DateInvalid, parse_birth_date
 from bot.domain.nik import NikError, NikInvalid, parse_nik
 from bot.domain.reminders import reminder_rules
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Html, Translator
 from bot.reminder_sender import plan_entry, reminder_loop
 from bot.roster_import import DEFAULT_BATCH_SIZE, ImportProgress, import_roster
 from bot.router import Router
@@ -87,7 +87,7 @@ def _limited_text(ctx: Ctx, until_text: str) -> str:
     return ctx.t(
         "You have typed a wrong NIK or birth date too often. For safety, please wait: you can "
         "try again after {time}.",
-        time=until_text,
+        time=Html(until_text),
     )
 
 

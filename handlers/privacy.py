@@ -297,9 +297,8 @@ def _ask_facilitator(ctx: Ctx) -> str:
 
 def _cannot_change(ctx: Ctx, sub: Submission) -> str:
     return ctx.t(
-        "Your registration <b>{reference}</b> is {status}, so it can no longer be changed in "
-        "this chat. To correct it, go to the regency office or call BPJS Ketenagakerjaan on "
-        "{phone}.",
+        "Your registration <b>{reference}</b>: {status}. It can no longer be changed in this "
+        "chat. To correct it, go to the regency office or call BPJS Ketenagakerjaan on {phone}.",
         reference=sub.reference,
         status=_status(ctx.t, sub.status),
         phone=erasure_rules().bpjs_phone,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -511,6 +512,25 @@ FORGED_DATA = (
     "x" * 64,
 )
 
+#: Characters slipped into an otherwise plausible answer.
+NOISE = (
+    "\x00",
+    "\x1b",
+    "\u200b",
+    "\u202e",
+    "\ufeff",
+    "<",
+    "&",
+    "</b>",
+    "\n",
+    "\t",
+    "٣",
+    "６",
+    "👍",
+    "'",
+    " " * 30,
+)
+
 DOCUMENT_NAMES = (
     "data.csv",
     "hasil.xlsx",
@@ -570,7 +590,9 @@ def input_strategy(callback_prefixes: Sequence[str]) -> st.SearchStrategy[Input]
         texts.map(lambda v: Input(Kind.TEXT, v)),
         texts.map(lambda v: Input(Kind.TEXT, v)),
         st.sampled_from(ANSWERS).map(lambda v: Input(Kind.ANSWER, v)),
-        st.sampled_from(ANSWERS).map(lambda v: Input(Kind.ANSWER, v)),
+        st.tuples(st.sampled_from(ANSWERS), st.sampled_from(NOISE), st.integers(0, 40)).map(
+            lambda t: Input(Kind.ANSWER, t[0], number=t[2], name=t[1])
+        ),
         st.integers(0, 40).map(lambda n: Input(Kind.PRESS, number=n)),
         st.integers(0, 40).map(lambda n: Input(Kind.PRESS, number=n)),
         st.integers(0, 40).map(lambda n: Input(Kind.STALE_PRESS, number=n)),
@@ -743,6 +765,8 @@ class Stats:
 
     inputs: Counter[str] = field(default_factory=Counter)
     inputs_at_state: Counter[str] = field(default_factory=Counter)
+    seconds_by_kind: Counter[str] = field(default_factory=Counter)
+    slowest: list[tuple[float, str, str]] = field(default_factory=list)
     tour_updates: int = 0
     replay_updates: int = 0
     personas: int = 0
@@ -755,6 +779,11 @@ class Stats:
             "inputs_by_kind": dict(sorted(self.inputs.items())),
             "states_fuzzed": len(self.inputs_at_state),
             "inputs_by_state": dict(sorted(self.inputs_at_state.items())),
+            "seconds_by_kind": {k: round(v, 1) for k, v in sorted(self.seconds_by_kind.items())},
+            "slowest_inputs": [
+                {"seconds": round(sec, 2), "state": state, "input": what}
+                for sec, state, what in sorted(self.slowest, reverse=True)[:10]
+            ],
             "tour_updates": self.tour_updates,
             "replay_updates": self.replay_updates,
             "personas": self.personas,
@@ -880,7 +909,9 @@ class FuzzWorld:
             case Kind.TEXT:
                 inject = emu.send_text(uid, item.text)
             case Kind.ANSWER:
-                inject = emu.send_text(uid, persona.fill(item.text))
+                answer = persona.fill(item.text)
+                at = item.number % (len(answer) + 1)
+                inject = emu.send_text(uid, answer[:at] + item.name + answer[at:])
             case Kind.STICKER:
                 inject = emu.send_sticker(uid, item.text)
             case Kind.PHOTO:
@@ -911,7 +942,13 @@ class FuzzWorld:
                 inject = emu.press(
                     uid, last.message_id if last else 1, item.text, forge=True
                 )
+        started = time.monotonic()
         await self._deliver(persona, chat, inject, is_button=is_button, what=repr(item))
+        seconds = time.monotonic() - started
+        self.stats.seconds_by_kind[item.kind.value] += seconds
+        self.stats.slowest.append((seconds, str(state), repr(item)))
+        if len(self.stats.slowest) > 100:
+            self.stats.slowest = sorted(self.stats.slowest, reverse=True)[:10]
 
     async def _deliver(
         self,

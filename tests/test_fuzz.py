@@ -15,6 +15,7 @@ Examples are derandomized (hypothesis' fixed seed), so a failure reproduces. The
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -54,7 +55,8 @@ async def world(
         url = f"sqlite+aiosqlite:///{path}"
     else:
         assert PG_URL is not None
-        reset_postgres(PG_URL)
+        # reset_postgres runs its own event loop: not inside this one.
+        await asyncio.to_thread(reset_postgres, PG_URL)
         url = PG_URL
     started = time.monotonic()
     # Flood control slows a fast user down on purpose (tests/test_foundation.py covers it).

@@ -53,7 +53,7 @@ class RunContext:
             users=ECHO_USERS,
             scripts=((Step.text(text, expect),),),
             warmup_seconds=1.0 if self.quick else 2.0,
-            seconds=4.0 if self.quick else 10.0,
+            seconds=3.0 if self.quick else 10.0,
         )
 
     async def baselines(self) -> tuple[Measurement, ...]:

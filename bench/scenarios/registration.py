@@ -25,6 +25,7 @@ from bench.scenarios.base import RunContext, Scenario, missing_feature
 
 TITLE = "Registration (100 users, whole /daftar conversation at once)"
 USERS = 100
+QUICK_USERS = 30
 WARMUP_USERS = 5
 #: A woman born 17-08-1985 (day 17 + 40), NIK issued in Kec. Juai; the last 4 digits vary.
 NIK_PREFIX = "631101570885"
@@ -68,8 +69,8 @@ def _validate_niks(count: int) -> None:
 
 
 def load(ctx: RunContext) -> LoadSpec:
-    """100 measured users (fewer in quick mode) after 5 warm-up users."""
-    users = USERS
+    """100 measured users (30 in quick mode) after 5 warm-up users."""
+    users = QUICK_USERS if ctx.quick else USERS
     total = users + WARMUP_USERS
     _validate_niks(total)
     return LoadSpec(
@@ -137,13 +138,14 @@ async def run(ctx: RunContext) -> Section:
     )
     return Section(
         name="registration",
-        title=TITLE,
+        title=TITLE.replace("100 users", f"{QUICK_USERS if ctx.quick else USERS} users"),
         baselines=baselines,
         measurements=(sqlite, pg),
         checks=checks,
         facts=tuple(facts),
         notes=(
-            f"{USERS} users at once, 16 updates each (after {WARMUP_USERS} warm-up users); "
+            f"{QUICK_USERS if ctx.quick else USERS} users at once, 16 updates each "
+            f"(after {WARMUP_USERS} warm-up users); "
             "updates/s = all their updates / time from the first to the last reply. "
             "Baselines: the echo load of this run.",
         ),
