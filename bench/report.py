@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bench.harness import AIOGRAM_PYTHON, Measurement
+from bench.harness import AIOGRAM_PYTHON, BotKind, Measurement
 from bench.procstat import cpu_count
 
 HEADER = (
@@ -156,7 +156,7 @@ def _row(m: Measurement, a: Measurement | None, b: Measurement | None) -> str:
         notes.append(m.note)
     ra = a.result if a is not None and a.ok else None
     rb = b.result if b is not None and b.ok else None
-    is_ours = m.kind != "baseline"
+    is_ours = m.kind is not BotKind.BASELINE
     ups, cpu = r.updates_per_second, r.cpu_ms_per_update
     cells = [
         m.label,

@@ -613,6 +613,29 @@ def input_strategy(callback_prefixes: Sequence[str]) -> st.SearchStrategy[Input]
     )
 
 
+#: Inputs every state receives once, in this order, before the random examples (hypothesis'
+#: explicit example): the classic troublemakers, some of them inside otherwise valid answers.
+NASTY: tuple[Input, ...] = (
+    Input(Kind.TEXT, "\x00"),
+    Input(Kind.ANSWER, "Siti Aminah", number=4, name="\x00"),
+    Input(Kind.ANSWER, "Penjual sayur keliling", number=7, name="\x00"),
+    Input(Kind.ANSWER, "{nik}", number=6, name="\u200b"),
+    Input(Kind.ANSWER, "{phone}", number=4, name="\x00"),
+    Input(Kind.ANSWER, "data tidak lengkap", number=4, name="\x00"),
+    Input(Kind.TEXT, "<b>tebal</b> & <i>miring & <a href='x'>"),
+    Input(Kind.TEXT, "\u202eredro\u202c \u200b\u200d 👨\u200d👩\u200d👧 مرحبا"),
+    Input(Kind.TEXT, "Panjang sekali " * 273),
+    Input(Kind.OTHER_CONTACT, "+1 (555) 0100", name="Orang\x00<b>Lain</b>"),
+    Input(Kind.OWN_CONTACT),
+    Input(Kind.DOCUMENT, "text/csv", blob=b"nik,nama\n1,\x00\n", name="da\x00ta<b>.csv"),
+    Input(Kind.PHOTO, "<b>foto</b>\x00"),
+    Input(Kind.STICKER, "👍"),
+    Input(Kind.FORGED, "x" * 64),
+    Input(Kind.STALE_PRESS, number=0),
+    Input(Kind.PRESS, number=0),
+)
+
+
 # -- invariants ---------------------------------------------------------------------------------
 
 #: Bot API calls that count as an answer to a message.

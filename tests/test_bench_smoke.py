@@ -12,6 +12,7 @@ from bench.database import fresh_sqlite
 from bench.harness import (
     BASELINE_A,
     BASELINE_B,
+    BotKind,
     BotSpec,
     Measurement,
     aiogram_missing,
@@ -56,7 +57,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_report_shows_ratios_and_missed_targets() -> None:
-    def m(label: str, kind: str, ups: float, cpu_ms: float) -> Measurement:
+    def m(label: str, kind: BotKind, ups: float, cpu_ms: float) -> Measurement:
         steps = int(ups * 10)
         result = LoadResult(
             steps=steps, seconds=10.0, p50_ms=5.0, p99_ms=20.0, mean_ms=6.0, max_ms=30.0,
@@ -64,8 +65,9 @@ def test_report_shows_ratios_and_missed_targets() -> None:
         )  # fmt: skip
         return Measurement(label, kind, result, peak_rss_mb=60.0)
 
-    a, b = m("baseline A: x", "baseline", 500, 2.0), m("baseline B: y", "baseline", 1000, 1.0)
-    ours = m("ours: z", "ours", 250, 4.0)
+    a = m("baseline A: x", BotKind.BASELINE, 500, 2.0)
+    b = m("baseline B: y", BotKind.BASELINE, 1000, 1.0)
+    ours = m("ours: z", BotKind.OURS, 250, 4.0)
     check = Check.ratio_at_least("ours / A", 250, 500, 1.0)
     section = Section("s", "Scenario", measurements=(ours,), baselines=(a, b), checks=(check,))
     text = render_section(section)

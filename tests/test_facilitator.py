@@ -58,6 +58,11 @@ async def harness(db_url: str) -> AsyncIterator[BotHarness]:
         yield h
 
 
+def text_at(chat: ChatClient, index: int) -> str:
+    """The text of one message of the chat (``-1``: the newest, of either side)."""
+    return chat.history[index].text or ""
+
+
 def send(text: str) -> Action:
     return lambda chat: chat.send(text)
 
@@ -66,7 +71,9 @@ def press(label: str) -> Action:
     return lambda chat: chat.press(label)
 
 
-def assisted_steps(nik: str, name: str, born: str, phone: str, desa: str) -> list[tuple[str, Action]]:
+def assisted_steps(
+    nik: str, name: str, born: str, phone: str, desa: str
+) -> list[tuple[str, Action]]:
     """The questions of /daftarkan in order, each with a valid answer."""
     return [
         ("consent", press("Warga setuju")),
@@ -86,7 +93,9 @@ def assisted_steps(nik: str, name: str, born: str, phone: str, desa: str) -> lis
     ]
 
 
-async def answer(chat: ChatClient, steps: list[tuple[str, Action]], *, until: str | None = None) -> None:
+async def answer(
+    chat: ChatClient, steps: list[tuple[str, Action]], *, until: str | None = None
+) -> None:
     """Answer the steps in order, stopping before ``until`` (None: up to the summary)."""
     for name, action in steps:
         if name == until:
@@ -225,13 +234,13 @@ def nik(number: int) -> str:
 async def test_valid_invitation_makes_a_facilitator_of_its_desa(harness: BotHarness) -> None:
     payload = await invite(harness, "Galumbang", "Bata")
     admin = harness.admin()
-    assert "Undangan #1 untuk: Bata (Juai), Galumbang (Juai)" in admin.history[-2].text
-    assert "Berlaku sampai 28 November 2026" in admin.history[-2].text
+    assert "Undangan #1 untuk: Bata (Juai), Galumbang (Juai)" in text_at(admin, -2)
+    assert "Berlaku sampai 28 November 2026" in text_at(admin, -2)
 
     chat = harness.chat(FAC_A, first_name="Rahmat")
     await chat.send(f"/start {payload}")
     assert "diundang menjadi <b>fasilitator desa</b>" not in chat.last_text  # HTML rendered
-    assert "Bata (Juai), Galumbang (Juai)" in chat.history[-2].text
+    assert "Bata (Juai), Galumbang (Juai)" in text_at(chat, -2)
     assert "nama lengkap" in chat.last_text
     await chat.send_sticker()
     assert "nama lengkap" in chat.last_text  # re-asked
@@ -250,10 +259,13 @@ async def test_valid_invitation_makes_a_facilitator_of_its_desa(harness: BotHarn
         row = await repo.facilitators.get(FAC_A)
         desa = await repo.facilitators.desa_codes(FAC_A)
         invitation = await repo.facilitators.invitation_by_code(payload.removeprefix("inv_"))
-    assert user is not None and user.role == Role.FACILITATOR.value
-    assert row is not None and (row.full_name, row.phone) == ("Rahmat Hidayat", "+6285251000003")
+    assert user is not None
+    assert user.role == Role.FACILITATOR.value
+    assert row is not None
+    assert (row.full_name, row.phone) == ("Rahmat Hidayat", "+6285251000003")
     assert desa == sorted([BATA, GALUMBANG])
-    assert invitation is not None and invitation.used_by == FAC_A
+    assert invitation is not None
+    assert invitation.used_by == FAC_A
     assert await audit_actions(harness, ADMIN_ID) == ["facilitator.invite"]
     assert await audit_actions(harness, FAC_A) == ["facilitator.join"]
 
@@ -278,7 +290,7 @@ async def test_two_people_confirming_one_invitation_only_one_wins(harness: BotHa
         await chat.send("0852 5100 0003")
     await first.press("Ya, benar")
     await second.press("Ya, benar")
-    assert "Sekarang Anda fasilitator desa" in first.history[-1].text
+    assert "Sekarang Anda fasilitator desa" in text_at(first, -1)
     assert "Undangan ini sudah dipakai" in second.last_text
 
 
@@ -406,7 +418,8 @@ async def test_facilitator_registers_two_residents_interleaved(harness: BotHarne
     await chat.press("➕ Warga baru")
     await answer(chat, BUDI, until="phone")
     assert "nomor HP warga" in chat.last_text
-    assert chat.reply_keyboard() == []  # no "send my number": the facilitator's is not the resident's
+    # No "send my number" button: the facilitator's number is not the resident's.
+    assert chat.reply_keyboard() == []
 
     await chat.send("/daftarkan")
     labels = [label for row in chat.buttons() for label in row]
@@ -426,7 +439,7 @@ async def test_facilitator_registers_two_residents_interleaved(harness: BotHarne
     await chat.send("/daftarkan")
     await chat.press("Lanjutkan: Budi Santoso — langkah 5/10")
     await chat.send("0852 5100 0003")  # the facilitator's own number is refused
-    assert "Itu nomor HP Anda sendiri" in chat.history[-2].text
+    assert "Itu nomor HP Anda sendiri" in text_at(chat, -2)
     await answer(chat, BUDI[5:])
     await chat.press("✅ Kirim")
 
@@ -470,7 +483,7 @@ async def test_resident_confirms_consent_by_link_on_their_phone(harness: BotHarn
     assert "NIK: ************0003" in resident.last_text
     assert NIK_SITI not in resident.last_text
     await resident.send("ya")
-    assert "Silakan jawab dengan salah satu tombol" in resident.history[-2].text
+    assert "Silakan jawab dengan salah satu tombol" in text_at(resident, -2)
     await resident.press("Setuju")
     assert "Persetujuan Anda sudah dicatat" in resident.last_text
     assert "Siti Aminah (NIK ************0003) sudah mengonfirmasi" in chat.last_text
@@ -527,7 +540,9 @@ async def test_an_expired_consent_link_is_refused(harness: BotHarness) -> None:
     assert "Link ini sudah kedaluwarsa" in resident.last_text
 
 
-async def test_duplicate_nik_across_facilitators_shows_only_the_status(harness: BotHarness) -> None:
+async def test_duplicate_nik_across_facilitators_shows_only_the_status(
+    harness: BotHarness,
+) -> None:
     await make_facilitator(harness, FAC_A, [GALUMBANG])
     await make_facilitator(harness, FAC_B, [GALUMBANG], name="Nur Aisyah", phone="+6285251000009")
     first, second = harness.chat(FAC_A), harness.chat(FAC_B)
@@ -541,20 +556,21 @@ async def test_duplicate_nik_across_facilitators_shows_only_the_status(harness: 
 
     await answer(second, SITI[2:])
     await second.press("✅ Kirim")  # the database refuses the second submit of the NIK
-    refusal = second.history[-2].text
+    refusal = text_at(second, -2)
     assert "NIK ini sudah didaftarkan (status: terkirim, menunggu diperiksa Pemkab)" in refusal
-    assert reference not in refusal and "Siti" not in refusal
+    assert reference not in refusal
+    assert "Siti" not in refusal
     assert "NIK warga" in second.last_text  # asked for the NIK again
 
     await second.send("/daftarkan")
     await second.press("➕ Warga baru")
     await answer(second, SITI[:2])
-    assert "NIK ini sudah didaftarkan" in second.history[-2].text
-    assert reference not in second.history[-2].text
+    assert "NIK ini sudah didaftarkan" in text_at(second, -2)
+    assert reference not in text_at(second, -2)
 
     await first.send("/daftarkan")
     await answer(first, SITI[:2])
-    assert f"Anda sudah mendaftarkan warga ini: nomor {reference}" in first.history[-2].text
+    assert f"Anda sudah mendaftarkan warga ini: nomor {reference}" in text_at(first, -2)
 
 
 async def test_desa_outside_the_facilitators_desa_is_refused(harness: BotHarness) -> None:
@@ -563,12 +579,12 @@ async def test_desa_outside_the_facilitators_desa_is_refused(harness: BotHarness
     await chat.send("/daftarkan")
     await answer(chat, SITI, until="desa")
     await chat.press("Bata")
-    refusal = chat.history[-2].text
+    refusal = text_at(chat, -2)
     assert "Bata bukan desa Anda (Galumbang)" in refusal
     assert "hanya bisa mendaftarkan warga yang tinggal di desa Anda" in refusal
     assert await state_of(harness, FAC_A) == "reg.desa"
     await chat.send("bata")
-    assert "Bata bukan desa Anda" in chat.history[-2].text
+    assert "Bata bukan desa Anda" in text_at(chat, -2)
     sub = (await submissions_by(harness, FAC_A))[0]
     assert sub.desa_code is None
     await chat.press("Galumbang")
@@ -627,11 +643,18 @@ async def seed_residents(harness: BotHarness) -> dict[str, Submission]:
             name=f"Warga {i}",
             desa=GALUMBANG,
             status=status,
-            reason="The NIK does not match the e-KTP" if status is SubmissionStatus.REJECTED else None,
+            reason="The NIK does not match the e-KTP"
+            if status is SubmissionStatus.REJECTED
+            else None,
             minutes=i,
         )
     made["b_same_desa"] = await seed(
-        harness, entered_by=FAC_B, nik=nik(20), name="Tetangga Galumbang", desa=GALUMBANG, minutes=20
+        harness,
+        entered_by=FAC_B,
+        nik=nik(20),
+        name="Tetangga Galumbang",
+        desa=GALUMBANG,
+        minutes=20,
     )
     made["b_other_desa"] = await seed(
         harness, entered_by=FAC_B, nik=nik(21), name="Orang Halong", desa=OTHER_DESA, minutes=21
@@ -670,7 +693,8 @@ async def test_wargaku_pages_newest_first_and_filters_by_status(harness: BotHarn
     text = chat.last_text
     assert "Warga yang saya daftarkan — Semua (7)" in text
     assert [row[0] for row in chat.buttons()[:5]] == [f"{n}. Warga {8 - n}" for n in range(1, 6)]
-    assert "************0006" in text and nik(6) not in text  # NIKs masked
+    assert "************0006" in text
+    assert nik(6) not in text
     assert "terlindungi sampai 31 Desember 2026" in text  # Warga 6 is on the roster
     assert "Berikutnya ›" in [label for row in chat.buttons() for label in row]
     await chat.press("Berikutnya ›")
@@ -682,7 +706,8 @@ async def test_wargaku_pages_newest_first_and_filters_by_status(harness: BotHarn
     assert "Warga 3" in chat.last_text
     assert "NIK tidak sesuai" in chat.last_text or "e-KTP" in chat.last_text
     await chat.press("Terlindungi")
-    assert "Terlindungi (1)" in chat.last_text and "Warga 6" in chat.last_text
+    assert "Terlindungi (1)" in chat.last_text
+    assert "Warga 6" in chat.last_text
     await chat.press("Terdaftar")
     assert "Terdaftar (2)" in chat.last_text
     await chat.press("Terkirim")
@@ -731,7 +756,7 @@ async def test_rejected_registration_is_corrected_and_sent_again(harness: BotHar
     await chat.press("1. Siti Aminah")
     assert "tidak diterima" in chat.last_text
     await chat.press("✏️ Perbaiki dan kirim lagi")
-    assert "Alasan tidak diterima" in chat.history[-2].text
+    assert "Alasan tidak diterima" in text_at(chat, -2)
     assert "Periksa lagi data warga" in chat.last_text
     await chat.press("✏️ Ubah")
     await chat.press("Nama")
@@ -795,7 +820,8 @@ async def test_help_requests_of_the_desa_can_be_marked_handled(harness: BotHarne
     await chat.send("/wargaku")
     assert "Keluarga yang minta bantuan klaim JKM: 1" in chat.last_text
     await chat.press("🆘 Permintaan bantuan (1)")
-    assert "Ibu Yati" in chat.last_text and "Pak Jaya" not in chat.last_text
+    assert "Ibu Yati" in chat.last_text
+    assert "Pak Jaya" not in chat.last_text
     assert "+62812****7890" in chat.last_text
     await chat.press(f"Kontak #{mine.id}")
     assert "Telepon: +6281234567890" in chat.last_text
@@ -805,11 +831,14 @@ async def test_help_requests_of_the_desa_can_be_marked_handled(harness: BotHarne
     async with harness.db.transaction() as repo:
         handled = await repo.claims.get_help_request(request_id=mine.id or 0)
         untouched = await repo.claims.get_help_request(request_id=elsewhere.id or 0)
-    assert handled is not None and handled.handled_by == FAC_A
-    assert untouched is not None and untouched.handled_at is None
+    assert handled is not None
+    assert handled.handled_by == FAC_A
+    assert untouched is not None
+    assert untouched.handled_at is None
     actions = await audit_actions(harness, FAC_A)
-    assert ["claim_help.contact", "claim_help.handled"] == [
-        a for a in actions if a.startswith("claim_help")
+    assert [a for a in actions if a.startswith("claim_help")] == [
+        "claim_help.contact",
+        "claim_help.handled",
     ]
 
 
@@ -818,13 +847,15 @@ async def test_poster_link_credits_a_self_registration(harness: BotHarness) -> N
     chat = harness.chat(FAC_A)
     await chat.send("/wargaku")
     await chat.press("🔗 Link poster")
-    own = re.search(r"Link Anda sendiri \(0 pendaftaran\):\n\S+start=(ref_[A-Z0-9]+)", chat.last_text)
+    own = re.search(
+        r"Link Anda sendiri \(0 pendaftaran\):\n\S+start=(ref_[A-Z0-9]+)", chat.last_text
+    )
     assert own is not None, chat.last_text
     assert "Desa Galumbang (Juai) (0 pendaftaran)" in chat.last_text
 
     worker = harness.chat(WORKER)
     await worker.send(f"/start {own.group(1)}")
-    assert "poster fasilitator desa Rahmat Hidayat" in worker.history[-2].text
+    assert "poster fasilitator desa Rahmat Hidayat" in text_at(worker, -2)
     await worker.press("Setuju")
     for action in [
         send(NIK_ANI),
@@ -872,7 +903,8 @@ async def test_worker_is_refused_every_facilitator_command_and_button(harness: B
             # A button of a conversation step is refused as stale before its role is checked.
             assert REFUSED in reply or (route.states is not None and STALE in reply), data
     menu = [label for row in worker.buttons() for label in row]
-    assert "Daftarkan warga" not in menu and "Warga saya" not in menu
+    assert "Daftarkan warga" not in menu
+    assert "Warga saya" not in menu
     async with harness.db.transaction() as repo:
         assert await repo.audit.count() == 0
         invitations = (await repo.session.exec(select(FacilitatorInvitation))).all()

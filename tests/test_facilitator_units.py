@@ -45,7 +45,7 @@ from storage.repos.facilitator import ResidentFilter, ResidentScope
 NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 21)
 WINDOW = CoverageWindow(today=TODAY, protected_from=protected_from(TODAY))
-GALUMBANG, BATA = "63.11.01.2002", "63.11.01.2005"
+GALUMBANG, BATA = "63.11.01.2006", "63.11.01.2005"
 
 
 # --- pure helpers --------------------------------------------------------------------------------
@@ -114,7 +114,9 @@ def test_link_states() -> None:
     assert invitation.state(NOW) is LinkState.USED
     invitation.revoked_at = NOW
     assert invitation.state(NOW) is LinkState.REVOKED
-    link = ConsentLink(code="c", submission_id=1, created_by=1, expires_at=NOW + timedelta(hours=1))
+    link = ConsentLink(
+        code="c", submission_id=1, created_by=1, expires_at=NOW + timedelta(hours=1)
+    )
     assert link.state(NOW) is LinkState.VALID
     assert link.state(NOW + timedelta(hours=2)) is LinkState.EXPIRED
 
@@ -124,7 +126,8 @@ def test_screening_questions_have_assisted_wording() -> None:
         assisted = question.text_for(assisted=True)
         assert question.text_for(assisted=False) == question.text
         assert assisted != question.text
-        assert "resident" in assisted and assisted.endswith("?")
+        assert "resident" in assisted
+        assert assisted.endswith("?")
 
 
 def test_progress_chart_is_a_png() -> None:
@@ -132,7 +135,8 @@ def test_progress_chart_is_a_png() -> None:
         DesaProgress(GALUMBANG, "Galumbang", registered=12, covered=8, target=40),
         DesaProgress(BATA, "Bata", registered=3, covered=0, target=None),
     ]
-    assert rows[0].percent == 20 and rows[1].percent is None
+    assert rows[0].percent == 20
+    assert rows[1].percent is None
     png = progress_chart(
         rows, title="Desa", registered_label="R", covered_label="C", target_label="T"
     )
@@ -251,7 +255,8 @@ async def test_facilitator_desa_and_revocation(db: Database) -> None:
         again = await repo.facilitators.enrol(
             user_id=10, full_name="A B", phone="+6282", invitation_id=None, now=NOW
         )
-        assert again.active and again.full_name == "A B"
+        assert again.active
+        assert again.full_name == "A B"
         assert await repo.facilitators.desa_codes(10) == [GALUMBANG]
 
 
@@ -293,14 +298,22 @@ async def test_residents_in_scope_with_filters_and_coverage(db: Database) -> Non
             scope=mine, flt=ResidentFilter.ALL, window=WINDOW, limit=10, offset=0
         )
         assert [r.submission.reference for r in rows] == ["BLG-AAAAA2", "BLG-AAAAA1"]
-        assert rows[0].roster is not None and rows[1].roster is None
-        assert await fac.count_residents(scope=mine, flt=ResidentFilter.COVERED, window=WINDOW) == 1
+        assert rows[0].roster is not None
+        assert rows[1].roster is None
+        assert (
+            await fac.count_residents(scope=mine, flt=ResidentFilter.COVERED, window=WINDOW) == 1
+        )
         desa = ResidentScope(desa_codes=frozenset({BATA}))
         assert await fac.count_residents(scope=desa, flt=ResidentFilter.ALL, window=WINDOW) == 1
-        assert await fac.count_residents(scope=desa, flt=ResidentFilter.REJECTED, window=WINDOW) == 1
-        assert await fac.count_residents(
-            scope=ResidentScope(desa_codes=frozenset()), flt=ResidentFilter.ALL, window=WINDOW
-        ) == 0
+        assert (
+            await fac.count_residents(scope=desa, flt=ResidentFilter.REJECTED, window=WINDOW) == 1
+        )
+        assert (
+            await fac.count_residents(
+                scope=ResidentScope(desa_codes=frozenset()), flt=ResidentFilter.ALL, window=WINDOW
+            )
+            == 0
+        )
         counts = await fac.desa_counts(desa_codes=[GALUMBANG, BATA], window=WINDOW)
         assert (counts[GALUMBANG].registered, counts[GALUMBANG].covered) == (2, 1)
         assert (counts[BATA].registered, counts[BATA].covered) == (0, 0)  # rejected: not counted
@@ -311,7 +324,8 @@ async def test_residents_in_scope_with_filters_and_coverage(db: Database) -> Non
             GALUMBANG
         ].covered == 0  # nonaktif by then
         resident = await fac.resident(covered)
-        assert resident is not None and resident.roster is not None
+        assert resident is not None
+        assert resident.roster is not None
 
 
 async def test_reopening_a_rejected_registration_keeps_the_nik_unique(db: Database) -> None:
@@ -338,15 +352,19 @@ async def test_reopening_a_rejected_registration_keeps_the_nik_unique(db: Databa
         sub = await repo.registration.get(sub_id)
         assert sub is not None
         conflict = await repo.registration.submit(sub, now=NOW)
-    assert conflict is not None and conflict.existing.id == other
+    assert conflict is not None
+    assert conflict.existing.id == other
 
 
 async def test_consent_link_upgrade_and_owner(db: Database) -> None:
-    sub_id = await sent(db, entered_by=10, nik="6311010000000009", desa=GALUMBANG, reference="BLG-CCCCC1")
+    sub_id = await sent(
+        db, entered_by=10, nik="6311010000000009", desa=GALUMBANG, reference="BLG-CCCCC1"
+    )
     async with db.transaction() as repo:
         fac = repo.facilitators
         consent = await fac.assisted_consent(sub_id)
-        assert consent is not None and consent.id is not None
+        assert consent is not None
+        assert consent.id is not None
         link = await fac.create_consent_link(
             submission_id=sub_id,
             consent_id=consent.id,
@@ -364,12 +382,15 @@ async def test_consent_link_upgrade_and_owner(db: Database) -> None:
     async with db.transaction() as repo:
         sub = await repo.registration.get(sub_id)
         consents = await repo.registration.consents_for(sub_id)
-    assert sub is not None and sub.owner_user_id == 99
+    assert sub is not None
+    assert sub.owner_user_id == 99
     assert [c.subject_user_id for c in consents] == [99]
 
 
 async def test_poster_codes_are_one_per_owner_and_credit_once(db: Database) -> None:
-    sub_id = await sent(db, entered_by=30, nik="6311010000000010", desa=GALUMBANG, reference="BLG-DDDDD1")
+    sub_id = await sent(
+        db, entered_by=30, nik="6311010000000010", desa=GALUMBANG, reference="BLG-DDDDD1"
+    )
     async with db.transaction() as repo:
         fac = repo.facilitators
         first = await fac.attribution_code_for(
@@ -388,10 +409,12 @@ async def test_poster_codes_are_one_per_owner_and_credit_once(db: Database) -> N
             now=NOW,
             new_code=lambda: "BBBBBB",
         )
-        assert same.id == first.id and same.code == "AAAAAA"
+        assert same.id == first.id
+        assert same.code == "AAAAAA"
         assert first.id is not None
         found = await fac.attribution_by_code("AAAAAA")
-        assert found is not None and found.id == first.id
+        assert found is not None
+        assert found.id == first.id
         assert await fac.attribute(submission_id=sub_id, code_id=first.id, now=NOW)
         assert not await fac.attribute(submission_id=sub_id, code_id=first.id, now=NOW)
         assert await fac.attribution_counts([first.id]) == {first.id: 1}

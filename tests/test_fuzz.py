@@ -25,18 +25,26 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BACKENDS, PG_URL
-from tests.fuzzing import FuzzWorld, Input, all_states, callback_prefixes, input_strategy
+from tests.fuzzing import (
+    NASTY,
+    FuzzWorld,
+    Input,
+    all_states,
+    callback_prefixes,
+    input_strategy,
+)
 from tests.support import BotHarness, reset_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 STATES = all_states()
-#: Examples per state (FUZZ_EXAMPLES overrides); each sends 8–20 inputs after reaching the state.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+#: Random examples per state (FUZZ_EXAMPLES overrides), each 8–20 inputs after reaching the
+#: state, plus one explicit example of NASTY inputs.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 INPUTS = st.lists(input_strategy(callback_prefixes()), min_size=8, max_size=20)
 ROSTER_ROWS = 1500
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -97,6 +105,7 @@ async def test_every_state_is_reached(world: FuzzWorld) -> None:
     suppress_health_check=list(HealthCheck),
 )
 @given(inputs=INPUTS)
+@example(inputs=list(NASTY))
 async def test_random_input_at_every_state(
     world: FuzzWorld, state: str, inputs: list[Input]
 ) -> None:

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.harness import BASELINE_A, BASELINE_B, BotSpec, Measurement, aiogram_missing, measure
+from bench.harness import (
+    BASELINE_A,
+    BASELINE_B,
+    BotKind,
+    BotSpec,
+    Measurement,
+    aiogram_missing,
+    measure,
+)
 from bench.load import LoadSpec, Step
 from bench.report import Section
 
@@ -71,7 +79,9 @@ class RunContext:
     async def measure(self, bot: BotSpec, spec: LoadSpec) -> Measurement:
         """One measurement (see :func:`bench.harness.measure`); logs progress."""
         print(f"  … {bot.label}", flush=True)
-        result = await measure(bot, spec, self.logs, profile=self.profile and bot.kind == "ours")
+        result = await measure(
+            bot, spec, self.logs, profile=self.profile and bot.kind is BotKind.OURS
+        )
         _progress(result)
         return result
 

@@ -10,7 +10,7 @@ database transaction, routing, catalogs and delivery.
 from __future__ import annotations
 
 from bench.database import fresh_postgres, fresh_sqlite, postgres_missing
-from bench.harness import Measurement, ours_app, ours_echo
+from bench.harness import BotKind, Measurement, ours_app, ours_echo
 from bench.report import Check, Section
 from bench.scenarios.base import ECHO_USERS, RunContext, Scenario
 
@@ -65,7 +65,7 @@ async def _app_postgres(ctx: RunContext) -> Measurement:
     label = "ours-app: free text (PostgreSQL)"
     missing = await postgres_missing()
     if missing is not None:
-        return Measurement(label, "ours", note=f"skipped: {missing}")
+        return Measurement(label, BotKind.OURS, note=f"skipped: {missing}")
     url = await fresh_postgres()
     [m] = await ctx.measure_all([ours_app(label, url)], ctx.echo_load())
     return m

@@ -18,7 +18,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from bench.database import fresh_postgres, fresh_sqlite, open_database, postgres_missing
-from bench.harness import Measurement, ours_app
+from bench.harness import BotKind, Measurement, ours_app
 from bench.load import Action, LoadSpec, Step
 from bench.report import Check, Section
 from bench.scenarios.base import RunContext, Scenario, missing_feature
@@ -124,7 +124,7 @@ async def run(ctx: RunContext) -> Section:
         pg, stored = await _measure(ctx, pg_label, await fresh_postgres())
         facts.append(("PostgreSQL", stored))
     else:
-        pg = Measurement(pg_label, "ours", note=f"skipped: {pg_missing}")
+        pg = Measurement(pg_label, BotKind.OURS, note=f"skipped: {pg_missing}")
     a = next(m for m in baselines if m.label.startswith("baseline A"))
     base = a.result.updates_per_second if a.result else None
     checks = tuple(
