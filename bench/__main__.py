@@ -34,8 +34,9 @@ async def run(names: list[str], ctx: RunContext, command: str) -> int:
     """Run the scenarios named, print and save the report; 1 when a scenario crashed."""
     sections: list[Section] = []
     status = 0
-    for name in names:
-        scenario = load(name)
+    # Import every scenario first: a broken module fails the run now, not twenty minutes in.
+    for scenario in [load(name) for name in names]:
+        name = scenario.name
         print(f"== {scenario.title}", flush=True)
         try:
             section = await scenario.run(ctx)

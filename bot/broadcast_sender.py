@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from telegram import InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
@@ -245,7 +245,9 @@ def progress_text(
     return "\n".join(lines)
 
 
-def progress_keyboard(t: Translator, broadcast_id: int, status: BroadcastStatus) -> Any:
+def progress_keyboard(
+    t: Translator, broadcast_id: int, status: BroadcastStatus
+) -> InlineKeyboardMarkup | None:
     """Pause or resume, and cancel (None once the broadcast is over)."""
     if status is BroadcastStatus.RUNNING:
         first = keyboards.button(t("⏸ Pause"), f"bc:pause:{broadcast_id}")
@@ -796,7 +798,6 @@ class BroadcastSender:
                 total = await repo.broadcasts.start(
                     broadcast_id,
                     today=regency_date(business_now),
-                    now=business_now,
                     started_at=utcnow(),
                 )
             if total is not None:

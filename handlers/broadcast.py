@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
@@ -33,7 +33,7 @@ from bot.broadcast import (
     regency_zone,
 )
 from bot.broadcast_sender import broadcast_loop, render_message
-from bot.context import Ctx, Reply
+from bot.context import BackgroundJob, Ctx, Reply
 from bot.dispatch import MSG_NOT_ALLOWED
 from bot.domain import wilayah
 from bot.domain.dates import regency_date
@@ -168,6 +168,14 @@ def _set_audience(ctx: Ctx, audience: Audience) -> None:
 @router.command("siaran", "broadcast", roles=ADMIN)
 async def siaran(ctx: Ctx) -> None:
     """Start composing a broadcast (a draft in progress is dropped)."""
+    ctx.data = {}
+    ctx.goto(Bc.COMPOSE)
+
+
+@router.callback("bc:new", roles=ADMIN)
+async def new_button(ctx: Ctx) -> None:
+    """The same as /siaran, for a menu button."""
+    ctx.clear_buttons()
     ctx.data = {}
     ctx.goto(Bc.COMPOSE)
 
@@ -546,7 +554,7 @@ def _media_preview(
     caption: str,
     summary: str,
     markup: InlineKeyboardMarkup,
-) -> Any:
+) -> BackgroundJob:
     async def job(services: Services) -> None:
         bot = services.require_bot()
         if media is MediaKind.PHOTO:

@@ -56,6 +56,8 @@ from handlers.facilitator_states import (
     HELP_PER_PAGE,
     INVITATION_REFUSALS,
     INVITE_PREFIX,
+    MAX_ROW_ID,
+    MAX_USER_ID,
     OPEN_INVITATIONS_SHOWN,
     POSTER_PREFIX,
     RESIDENTS_PER_PAGE,
@@ -78,6 +80,8 @@ from handlers.registration import begin_registration, daftar, resume_draft
 from handlers.registration_states import (
     ASSISTED_CONSENT_LINK,
     MSG_USE_BUTTONS,
+    NAME_ERRORS,
+    PHONE_ERRORS,
     STATUS_LABELS,
     Mode,
     Text,
@@ -101,7 +105,7 @@ ADMIN = [Role.ADMIN.value]
 FACILITATOR = [Role.FACILITATOR.value]
 
 router.menu_entry(N_("Register a resident"), "fdr:menu", order=40, roles=FACILITATOR)
-router.menu_entry(N_("My residents"), "fw:home", order=41, roles=FACILITATOR)
+router.menu_entry(N_("My residents"), "fw:open", order=41, roles=FACILITATOR)
 
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -111,9 +115,14 @@ def _parts(ctx: Ctx) -> list[str]:
     return (ctx.callback_data or "").split(":")
 
 
-def _part_int(ctx: Ctx, index: int) -> int | None:
+def _part_int(ctx: Ctx, index: int, *, maximum: int = MAX_ROW_ID) -> int | None:
     parts = _parts(ctx)
-    return parse_int(parts[index]) if len(parts) > index else None
+    return parse_int(parts[index], maximum=maximum) if len(parts) > index else None
+
+
+def _user_id(ctx: Ctx) -> int | None:
+    """The Telegram id in ``fas:<action>:<user id>``."""
+    return _part_int(ctx, 2, maximum=MAX_USER_ID)
 
 
 def _link(ctx: Ctx, payload: str) -> str:
@@ -479,7 +488,7 @@ def _paging(ctx: Ctx, page_no: int, last: int, pattern: str) -> list[InlineKeybo
 @router.callback("fas:fv", roles=ADMIN)
 async def facilitator_view(ctx: Ctx) -> None:
     """One facilitator: contact, desa, registrations; change desa or end access."""
-    user_id = _part_int(ctx, 2)
+    user_id = _user_id(ctx)
     facilitator = await ctx.repo.facilitators.get(user_id) if user_id is not None else None
     if facilitator is None:
         _stale(ctx)
@@ -514,7 +523,7 @@ async def facilitator_view(ctx: Ctx) -> None:
 @router.callback("fas:ed", roles=ADMIN)
 async def edit_desa(ctx: Ctx) -> None:
     """Choose a facilitator's desa again (the current ones are preselected)."""
-    user_id = _part_int(ctx, 2)
+    user_id = _user_id(ctx)
     facilitator = await ctx.repo.facilitators.get(user_id) if user_id is not None else None
     if facilitator is None or not facilitator.active:
         _stale(ctx)
@@ -534,7 +543,7 @@ async def edit_desa(ctx: Ctx) -> None:
 @router.callback("fas:rv", roles=ADMIN)
 async def revoke_ask(ctx: Ctx) -> None:
     """Ask before ending a facilitator's access."""
-    user_id = _part_int(ctx, 2)
+    user_id = _user_id(ctx)
     facilitator = await ctx.repo.facilitators.get(user_id) if user_id is not None else None
     if facilitator is None or not facilitator.active:
         _stale(ctx)
@@ -557,7 +566,7 @@ async def revoke_ask(ctx: Ctx) -> None:
 @router.callback("fas:rvy", roles=ADMIN)
 async def revoke_confirmed(ctx: Ctx) -> None:
     """End the access: the role goes back to worker (an admin stays admin)."""
-    user_id = _part_int(ctx, 2)
+    user_id = _user_id(ctx)
     facilitator = await ctx.repo.facilitators.get(user_id) if user_id is not None else None
     if facilitator is None or not await ctx.repo.facilitators.revoke(
         user_id=facilitator.user_id, by=ctx.user_id, now=ctx.now()
@@ -643,7 +652,7 @@ async def open_invitation(ctx: Ctx) -> None:
         return
     state = invitation.state(ctx.now())
     if state is not LinkState.VALID:
-        ctx.say(_invitation_refusal(ctx, state, invitation.expires_at.date()), ctx.menu())
+        ctx.say(_invitation_refusal(ctx, state, regency_date(invitation.expires_at)), ctx.menu())
         return
     ctx.data = {"inv": invitation.id}
     ctx.say(
@@ -676,7 +685,7 @@ async def answer_name(ctx: Ctx) -> None:
         return
     parsed = parse_name(ctx.text)
     if not isinstance(parsed, PersonName):
-        ctx.say(ctx.t("Please type your full name with letters, as on your KTP."))
+        ctx.say(ctx.t(NAME_ERRORS[parsed.error], **parsed.params))
         ctx.ask_next = True
         return
     ctx.data["name"] = parsed.text
@@ -713,7 +722,7 @@ async def answer_phone(ctx: Ctx) -> None:
         return
     parsed = parse_phone(raw)
     if not isinstance(parsed, Phone):
-        ctx.say(ctx.t("That is not a mobile number. Please give one, for example 0812 3456 7890."))
+        ctx.say(ctx.t(PHONE_ERRORS[parsed.error]))
         ctx.ask_next = True
         return
     ctx.data["phone"] = parsed.e164
@@ -779,12 +788,12 @@ async def confirm_choice(ctx: Ctx) -> None:
         invitation_id=invitation.id or 0, user_id=ctx.user_id, now=now
     ):
         # Used, expired or cancelled while the invitee was typing: the database decided.
-        await ctx.repo.session.refresh(invitation)
+        invitation = await repo.get_invitation(invitation.id or 0) or invitation
         ctx.end()
         state = invitation.state(now)
         if state is LinkState.VALID:
             state = LinkState.USED
-        ctx.say(_invitation_refusal(ctx, state, invitation.expires_at.date()), ctx.menu())
+        ctx.say(_invitation_refusal(ctx, state, regency_date(invitation.expires_at)), ctx.menu())
         return
     previous = await repo.get(ctx.user_id)
     kept = await repo.desa_codes(ctx.user_id) if previous is not None else []
@@ -1036,7 +1045,7 @@ async def _open_link(ctx: Ctx) -> tuple[int, Submission, Consent | None] | None:
     if link is None or link.id is None or sub is None:
         return None
     consent = (
-        await ctx.repo.session.get(Consent, link.consent_id)
+        await ctx.repo.facilitators.consent(link.consent_id)
         if link.consent_id is not None
         else None
     )
@@ -1268,16 +1277,22 @@ async def poster_links(ctx: Ctx) -> None:
 @router.command("wargaku", roles=FACILITATOR)
 async def wargaku(ctx: Ctx) -> None:
     """``/wargaku``: residents, desa progress, help requests, poster links."""
-    await _home(ctx)
+    await _home(ctx, edit=False)
+
+
+@router.callback("fw:open", roles=FACILITATOR)
+async def wargaku_button(ctx: Ctx) -> None:
+    """The "My residents" button of the main menu (a new message; the menu stays)."""
+    await _home(ctx, edit=False)
 
 
 @router.callback("fw:home", roles=FACILITATOR)
-async def wargaku_button(ctx: Ctx) -> None:
-    """The "My residents" menu button and every "Back"."""
-    await _home(ctx)
+async def wargaku_back(ctx: Ctx) -> None:
+    """Every "Back" inside /wargaku (the same message is edited)."""
+    await _home(ctx, edit=True)
 
 
-async def _home(ctx: Ctx) -> None:
+async def _home(ctx: Ctx, *, edit: bool) -> None:
     scope = await _scope(ctx)
     repo = ctx.repo.facilitators
     window = _window(ctx)
@@ -1295,7 +1310,8 @@ async def _home(ctx: Ctx) -> None:
     if scope is not None:
         lines.append(ctx.t("Your desa: {desa}", desa=_desa_list(scope)))
     lines.append(ctx.t("Families asking for help with a JKM claim: {count}", count=help_open))
-    ctx.edit(
+    show = ctx.edit if edit else ctx.say
+    show(
         "\n".join(lines),
         keyboards.column(
             [
@@ -1311,17 +1327,16 @@ async def _home(ctx: Ctx) -> None:
     )
 
 
-def _list_args(ctx: Ctx) -> tuple[Scope, ResidentFilter, int]:
-    """``fw:l:<scope>:<filter>:<page>``; anything unknown falls back to the first page of all."""
-    parts = _parts(ctx)
-    scope = Scope(parts[2]) if len(parts) > 2 and parts[2] in Scope._value2member_map_ else None
+def _list_args(parts: list[str]) -> tuple[Scope, ResidentFilter, int]:
+    """``[<scope>, <filter>, <page>]`` of a list button; anything unknown: the first page of all."""
+    scope = Scope(parts[0]) if parts and parts[0] in Scope._value2member_map_ else Scope.MINE
     flt = (
-        ResidentFilter(parts[3])
-        if len(parts) > 3 and parts[3] in ResidentFilter._value2member_map_
+        ResidentFilter(parts[1])
+        if len(parts) > 1 and parts[1] in ResidentFilter._value2member_map_
         else ResidentFilter.ALL
     )
-    page_no = _part_int(ctx, 4) or 0
-    return scope or Scope.MINE, flt, page_no
+    page_no = (parse_int(parts[2]) if len(parts) > 2 else None) or 0
+    return scope, flt, page_no
 
 
 async def _resident_scope(ctx: Ctx, which: Scope) -> ResidentScope:
@@ -1333,7 +1348,7 @@ async def _resident_scope(ctx: Ctx, which: Scope) -> ResidentScope:
 @router.callback("fw:l", roles=FACILITATOR)
 async def resident_list(ctx: Ctx) -> None:
     """Residents newest first, five a page, with a filter row; opening one is audited."""
-    which, flt, page_no = _list_args(ctx)
+    which, flt, page_no = _list_args(_parts(ctx)[2:])
     await _show_list(ctx, which, flt, page_no)
 
 
@@ -1501,7 +1516,8 @@ async def resident_view(ctx: Ctx) -> None:
         buttons.insert(
             0, keyboards.button("✏️ " + ctx.t("Correct and send again"), f"fw:fix:{sub.id}")
         )
-    back = "fw:l:" + ":".join(parts[3:6]) if len(parts) >= 6 else "fw:l:m:all:0"
+    which, flt, page_no = _list_args(parts[3:6])
+    back = f"fw:l:{which.value}:{flt.value}:{page_no}"
     buttons.append(keyboards.button("« " + ctx.t("Back"), back))
     ctx.edit("\n".join(lines), keyboards.column(buttons))
 

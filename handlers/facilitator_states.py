@@ -201,8 +201,18 @@ def clamp_page(page_no: int, total: int, per_page: int) -> tuple[int, int]:
     return min(max(page_no, 0), last), last
 
 
-def parse_int(text: str | None) -> int | None:
-    """A non-negative whole number typed in callback data, else None (forged data is ignored)."""
-    if text is None or not text.isdigit() or len(text) > 18:
+#: The largest row id (a 32-bit ``INTEGER`` key) and the largest Telegram id (``BIGINT``).
+MAX_ROW_ID = 2**31 - 1
+MAX_USER_ID = 2**63 - 1
+
+
+def parse_int(text: str | None, *, maximum: int = MAX_ROW_ID) -> int | None:
+    """A whole number from callback data, else None.
+
+    Forged data is ignored rather than passed to the database: only ASCII digits, and nothing
+    above ``maximum`` (PostgreSQL refuses an ``INTEGER`` parameter out of range).
+    """
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 19:
         return None
-    return int(text)
+    value = int(text)
+    return value if value <= maximum else None

@@ -472,8 +472,7 @@ async def erase_choice(ctx: Ctx) -> None:
         )
     lines.append(
         t(
-            "Your consent is recorded as withdrawn ({time}). No more reminders or "
-            "announcements will be sent to you.",
+            "Your consent is recorded as withdrawn ({time}).",
             time=t.datetime(now.astimezone(regency_zone())),
         )
     )
@@ -484,6 +483,8 @@ async def erase_choice(ctx: Ctx) -> None:
                 "ask the regency admin to end the role."
             )
         )
+    else:
+        lines.append(t("No more reminders or announcements will be sent to you."))
     lines.append(t("If you want to register again later, type /daftar."))
     ctx.say("\n".join(lines), ctx.menu())
     await _tell_facilitators(ctx, result.submissions)

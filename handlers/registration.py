@@ -348,6 +348,17 @@ async def _typed(ctx: Ctx, draft: Submission) -> str | None:
     return text
 
 
+#: Typed text quoted back in a reply is cut to this many characters: Telegram refuses messages over
+#: 4,096 characters, and a user who pasted a page would otherwise get no answer at all.
+ECHO_LIMIT = 60
+
+
+def _echo(text: str) -> str:
+    """What the user typed, tidied and shortened for quoting it back."""
+    typed = " ".join(text.split())
+    return typed if len(typed) <= ECHO_LIMIT else typed[: ECHO_LIMIT - 1].rstrip() + "…"
+
+
 def _reject(ctx: Ctx, message: str) -> None:
     """Explain why the answer was refused and ask the same question again."""
     ctx.say(message)
@@ -822,7 +833,7 @@ async def answer_kecamatan(ctx: Ctx) -> None:
         ctx.t(
             "I could not find a kecamatan called “{typed}” in Balangan. "
             "Please choose one of the buttons.",
-            typed=text.strip(),
+            typed=_echo(text),
         ),
     )
 
@@ -917,7 +928,7 @@ async def answer_desa(ctx: Ctx) -> None:
             ctx,
             ctx.t(
                 "I could not find “{typed}”. Please check the spelling or choose from the list.",
-                typed=text.strip(),
+                typed=_echo(text),
             ),
         )
         return
@@ -931,7 +942,7 @@ async def answer_desa(ctx: Ctx) -> None:
     intro = (
         ctx.t("Did you mean one of these?")
         if matches
-        else ctx.t("“{typed}” is in another kecamatan. Is it one of these?", typed=text.strip())
+        else ctx.t("“{typed}” is in another kecamatan. Is it one of these?", typed=_echo(text))
     )
     ctx.say(intro, _markup(ctx, Reg.DESA, [[b] for b in buttons]))
 

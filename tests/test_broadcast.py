@@ -329,10 +329,8 @@ async def test_rows_are_claimed_once_and_given_back(db_url: str) -> None:
             assert bid is not None
             assert await repo.broadcasts.due(now=now) == [bid]
         async with db.transaction() as repo:
-            assert await repo.broadcasts.start(bid, today=now.date(), now=now, started_at=now) == 9
-            assert (
-                await repo.broadcasts.start(bid, today=now.date(), now=now, started_at=now) is None
-            )
+            assert await repo.broadcasts.start(bid, today=now.date(), started_at=now) == 9
+            assert await repo.broadcasts.start(bid, today=now.date(), started_at=now) is None
             counts = await repo.broadcasts.counts(bid)
         # User 8 blocked the bot earlier; user 7 turned reminders off.
         assert counts == {"pending": 7, "skipped": 2}

@@ -260,10 +260,9 @@ async def test_a_429_pauses_the_whole_sender_and_nothing_is_lost(fast_harness: B
     assert set(delivered(harness, ids).values()) == {1}
     limited = [c for c in harness.emu.calls if c.status == 429]
     assert len(limited) == 1
-    after = [
-        c.time
-        for c in harness.emu.calls
-        if c.ok and c.method == "sendMessage" and c.time > limited[0].time
-    ]
-    assert after
-    assert min(after) - limited[0].time >= 0.95  # everything waited retry_after
+    at = limited[0].time
+    after = [c.time - at for c in harness.emu.calls if c.ok and c.method == "sendMessage"]
+    # Requests already on their way when the 429 came back still arrive; after that, nothing is
+    # sent until retry_after has passed, and then the rest goes out.
+    assert [t for t in after if 0.1 < t < 0.95] == []
+    assert any(t >= 0.95 for t in after)

@@ -139,6 +139,8 @@ async def test_wrong_input_is_answered_and_old_buttons_refused(harness: BotHarne
     assert admin.last_text == "Siaran dibuang. Tidak ada yang dikirim."
     async with harness.db.transaction() as repo:
         assert await repo.broadcasts.get(1) is None
+    # A menu button can start it too.
+    assert "Siaran baru" in await forge_press(harness, admin, "bc:new")
 
 
 async def test_schedule_in_wita_then_send_at_that_time(harness: BotHarness) -> None:

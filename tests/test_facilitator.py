@@ -729,9 +729,13 @@ async def test_wargaku_pages_newest_first_and_filters_by_status(harness: BotHarn
     assert "Orang Halong" not in reply
     reply = await forge(harness, chat, f"fw:fix:{made['b_same_desa'].id}")
     assert STALE in reply
+    for data in ("fw:r:2147483648", "fw:r:²", "fw:hd:99999999999"):
+        assert STALE in await forge(harness, chat, data)
+    await forge(harness, chat, "fw:l:x:²:²")  # nonsense falls back to the first page of all
+    assert "Warga yang saya daftarkan — Semua (7)" in chat.last_text
 
     actions = await audit_actions(harness, FAC_A)
-    assert actions.count("facilitator.read_residents") == 7
+    assert actions.count("facilitator.read_residents") == 8
     assert actions.count("facilitator.read_resident") == 1
 
 

@@ -19,6 +19,8 @@ from bot.facilitator_charts import BAR_CELLS, DesaProgress, progress_chart, text
 from bot.registration_flow import REFERENCE_ALPHABET
 from bot.statistics import protected_from
 from handlers.facilitator_states import (
+    MAX_ROW_ID,
+    MAX_USER_ID,
     POSTER_CODE_LENGTH,
     clamp_page,
     consent_link_validity,
@@ -97,6 +99,9 @@ def test_paging_and_parsing() -> None:
     assert parse_int("-1") is None
     assert parse_int("9" * 40) is None
     assert parse_int(None) is None
+    assert parse_int("²") is None  # a Unicode digit is no number here
+    assert parse_int(str(MAX_ROW_ID + 1)) is None  # out of an INTEGER key's range
+    assert parse_int(str(MAX_ROW_ID + 1), maximum=MAX_USER_ID) == MAX_ROW_ID + 1
 
 
 def test_validity_comes_from_data() -> None:

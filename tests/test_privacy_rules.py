@@ -4,7 +4,7 @@ preview follow it, and the copy holds every stored value of the person and nobod
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,8 @@ from bot.privacy import (
     retention_rules,
     row_data,
 )
+from bot.reminder_sender import LOOKUP_FAILURE_RETENTION
+from bot.settings import Settings
 from storage.models import (
     AuditEntry,
     ClaimHelpRequest,
@@ -130,6 +132,13 @@ def test_retention_rules() -> None:
     rules = retention_rules()
     assert rules.batch_size > 0
     assert rules.processed_update_days >= 1  # Telegram redelivers for up to 24 hours
+
+
+def test_the_documented_periods_are_the_ones_in_force() -> None:
+    """privacy.toml describes two periods that live elsewhere; they must not drift apart."""
+    section = load_toml("privacy.toml")["retention"]
+    assert section["draft_days"] == Settings(token="x").draft_retention_days
+    assert timedelta(days=section["lookup_failure_days"]) == LOOKUP_FAILURE_RETENTION
 
 
 # --- plan and preview -----------------------------------------------------------------------------------

@@ -198,9 +198,7 @@ class BroadcastRepository(Repository):
         )
         return [i for i in (await self.session.exec(stmt)).all() if i is not None]
 
-    async def start(
-        self, broadcast_id: int, *, today: date, now: datetime, started_at: datetime
-    ) -> int | None:
+    async def start(self, broadcast_id: int, *, today: date, started_at: datetime) -> int | None:
         """Start a scheduled broadcast: create one recipient row per user of its audience.
 
         Only one process wins the ``scheduled -> running`` switch; the others get None. Users who
@@ -210,13 +208,11 @@ class BroadcastRepository(Repository):
         Args:
             broadcast_id: The broadcast.
             today: The regency's date (for "coverage ending within N days").
-            now: Business time (unused today; kept for symmetry with ``due``).
             started_at: Real time of the start.
 
         Returns:
             The number of recipient rows, or None when another process started it.
         """
-        del now
         switched = await self.session.exec(
             update(Broadcast)
             .where(col(Broadcast.id) == broadcast_id)

@@ -262,8 +262,9 @@ class FacilitatorRepository(Repository):
         return (await self.session.exec(stmt)).first()
 
     async def get_invitation(self, invitation_id: int) -> FacilitatorInvitation | None:
-        """The invitation with this id, or None."""
-        return await self.session.get(FacilitatorInvitation, invitation_id)
+        """The invitation with this id as stored now (after a refused :meth:`use_invitation`
+        too), or None."""
+        return await self.session.get(FacilitatorInvitation, invitation_id, populate_existing=True)
 
     async def use_invitation(self, *, invitation_id: int, user_id: int, now: datetime) -> bool:
         """Mark a valid invitation used by ``user_id``; False when it is no longer valid."""
@@ -452,6 +453,10 @@ class FacilitatorRepository(Repository):
             .limit(1)
         )
         return (await self.session.exec(stmt)).first()
+
+    async def consent(self, consent_id: int) -> Consent | None:
+        """One consent record by id."""
+        return await self.session.get(Consent, consent_id)
 
     async def create_consent_link(
         self,
