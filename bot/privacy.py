@@ -242,7 +242,10 @@ def _present(records: PersonalRecords, keep_account: bool) -> set[CategoryCode]:
     present = {CategoryCode.AUDIT}  # the erasure itself is recorded
     checks = {
         CategoryCode.ACCOUNT: records.user is not None and not keep_account,
-        CategoryCode.REGISTRATION: bool(records.submissions),
+        # Registrations the regency keeps are explained one by one instead.
+        CategoryCode.REGISTRATION: any(
+            outcome_for(s.status) is ErasureOutcome.DELETED for s in records.submissions
+        ),
         CategoryCode.CONSENT: bool(records.consents),
         CategoryCode.ROSTER: bool(records.roster),
         CategoryCode.REMINDERS: bool(records.reminders),

@@ -16,6 +16,7 @@ The daily draft-retention job (:mod:`bot.retention`) is registered here as a bac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from telegram import InlineKeyboardMarkup
@@ -30,6 +31,7 @@ from bot.domain.occupations import occupation
 from bot.i18n import N_, Translator
 from bot.privacy import (
     Category,
+    CategoryCode,
     Disposition,
     erasure_plan,
     erasure_preview,
@@ -39,6 +41,7 @@ from bot.privacy import (
 )
 from bot.retention import retention_loop
 from bot.router import Router
+from handlers.common import LANGUAGE_NAMES
 from handlers.registration import resume_draft
 from handlers.registration_states import (
     MSG_USE_BUTTONS,
@@ -150,7 +153,7 @@ def _summary(ctx: Ctx, records: PersonalRecords) -> str:
             t(
                 "Account: Telegram ID {id}, language {language}, since {date}.",
                 id=ctx.user_id,
-                language=user.language,
+                language=LANGUAGE_NAMES.get(user.language, user.language),
                 date=t.date(user.created_at.astimezone(regency_zone()).date()),
             )
         )
@@ -376,8 +379,11 @@ async def erase_button(ctx: Ctx) -> None:
     ctx.goto(Privacy.ERASE)
 
 
-def _category_line(t: Translator, item: Category) -> str:
-    return f"• {t(item.label)}: {t(item.reason_text)}"
+def _category_line(t: Translator, item: Category, references: Sequence[str] = ()) -> str:
+    label = t(item.label)
+    if item.code is CategoryCode.REGISTRATION and references:
+        label += f" ({', '.join(references)})"
+    return f"• {label}: {t(item.reason_text)}"
 
 
 @router.prompt(Privacy.ERASE)
@@ -392,10 +398,10 @@ async def ask_erase(ctx: Ctx) -> None:
         c for c in preview.categories if c.on_erasure in (Disposition.UNLINK, Disposition.WITHDRAW)
     ]
     kept = [c for c in preview.categories if c.on_erasure is Disposition.KEEP]
-    lines = [t("<b>Delete my data</b>"), "", t("If you go on, this is <b>deleted</b> at once:")]
-    lines.extend(_category_line(t, c) for c in gone)
-    for reference in preview.deleted:
-        lines.append("• " + t("Registration {reference}", reference=reference))
+    lines = [t("<b>Delete my data</b>")]
+    if gone:
+        lines.extend(["", t("If you go on, this is <b>deleted</b> at once:")])
+        lines.extend(_category_line(t, c, preview.deleted) for c in gone)
     if changed:
         lines.append("")
         lines.append(t("This is <b>changed</b>:"))

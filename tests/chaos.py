@@ -296,10 +296,10 @@ class Registrant:
     """Someone registering themselves, answering whatever the bot last asked.
 
     When no new message arrives within ``patience`` seconds of an answer, they send the same
-    answer again (a new update, as a person re-typing it); a button they can no longer press is
-    replaced by ``/daftar``, which offers to continue the saved draft. Every answer whose *next*
-    question they have seen is in :attr:`acknowledged`: the bot sends a question only after the
-    previous answer is committed, so each of those must be in the database, whatever happens.
+    answer again (a new update, as a person re-typing it); when that goes unanswered too, or the
+    button is gone, they type ``/daftar``, which shows the saved draft (or the sent
+    registration). Every answer that a question they have seen proves stored is in
+    :attr:`acknowledged` (see :meth:`_saw`): those must be in the database, whatever happens.
     """
 
     emu: BotApiEmulator
@@ -388,31 +388,66 @@ class Registrant:
                 update = await self.emu.press(self.user_id, decision.message_id, decision.value)
         self.update_ids.append(update.update_id)
 
+    def _saw(self, decision: Decision) -> None:
+        """Acknowledge every answer the bot must have stored before asking ``decision``.
+
+        The bot always asks the first question not answered yet, and only after committing the
+        answer before it, so a question about field F (whenever it was sent) proves that every
+        field before F in :data:`ORDER` is stored.
+        """
+        if decision.kind == "done" or decision.value == "reg:sum:send":
+            position = len(ORDER)
+        elif decision.answers in ORDER:
+            position = ORDER.index(decision.answers)
+        elif decision.value.startswith("reg:scr:"):
+            position = ORDER.index("payer")
+        else:
+            return  # consent, "continue": no evidence either way
+        expected = self.expected()
+        for name in ORDER[:position]:
+            self.acknowledged[name] = expected[name]
+
     async def run(self, deadline: float) -> None:
         """Register, until the reference number arrives (or ``deadline``)."""
         last: Decision | None = None
-        pending: str | None = None
+        unanswered = 0
         acted_at = -1e9
         while time.monotonic() < deadline:
             decision = self.decide()
+            if decision is not None:
+                self._saw(decision)
             if decision is not None and decision.kind == "done":
-                if pending is not None:
-                    self.acknowledged[pending] = self.expected()[pending]
                 self.reference = _reference(decision.value)
                 return
             if decision is not None and decision != last:
-                if pending is not None and pending != decision.answers:
-                    self.acknowledged[pending] = self.expected()[pending]
                 await asyncio.sleep(self.think())
                 await self.act(decision)
+                unanswered = 0
                 last, acted_at = decision, time.monotonic()
-                pending = decision.answers
             elif time.monotonic() - acted_at > self.patience:
-                # No answer came: send the same again (the very first time: /daftar).
+                # No answer came: send the same again (the very first time: /daftar); after
+                # that went unanswered too, type /daftar, which shows where the draft stands.
                 self.resends += last is not None
-                await self.act(last)
+                unanswered += 1
+                await self.act(last if unanswered % 2 else None)
                 acted_at = time.monotonic()
             await asyncio.sleep(0.05)
+
+
+#: The stored answers in the order the registration asks for them (screening sits before payer).
+ORDER = (
+    "nik",
+    "full_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "kecamatan_code",
+    "desa_code",
+    "occupation_code",
+    "income_code",
+    "payer",
+    "with_jht",
+)
 
 
 def _reference(text: str) -> str:

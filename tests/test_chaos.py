@@ -69,7 +69,9 @@ async def submissions_of(db: Database, people: list[Registrant]) -> dict[int, li
     return found
 
 
-async def check_acknowledged(db: Database, people: list[Registrant]) -> int:
+async def check_acknowledged(
+    db: Database, people: list[Registrant], emu: BotApiEmulator
+) -> int:
     """Every answer a person saw acknowledged is stored; returns how many were checked."""
     stored = await submissions_of(db, people)
     checked = 0
@@ -79,9 +81,23 @@ async def check_acknowledged(db: Database, people: list[Registrant]) -> int:
             continue
         assert len(rows) == 1, (person.user_id, rows)
         for name, value in person.acknowledged.items():
-            assert getattr(rows[0], name) == value, (person.user_id, name)
+            actual = getattr(rows[0], name)
+            assert actual == value, (
+                f"{person.user_id}: {name} is {actual!r}, not {value!r}\n"
+                f"{transcript(emu, person.user_id, last=40)}"
+            )
             checked += 1
     return checked
+
+
+def transcript(emu: BotApiEmulator, user_id: int, last: int = 14) -> str:
+    """The end of a person's chat, for failure messages."""
+    lines = [f"--- {user_id} ---"]
+    for message in emu.messages(user_id)[-last:]:
+        who = "bot" if message.from_bot else "user"
+        text = (message.text or f"[{message.kind.value}]").replace("\n", " | ")[:160]
+        lines.append(f"{who} #{message.message_id}: {text} {message.button_data()}")
+    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
@@ -112,15 +128,20 @@ async def test_kill_9_while_twenty_people_register(
             await asyncio.sleep(rng.uniform(0.3, 2.5))  # a random moment of normal service
             await bot.kill()
             # The process is gone: what it acknowledged must be on disk.
-            checked += await check_acknowledged(db, people)
+            checked += await check_acknowledged(db, people, emu)
             await db.dispose()
             await asyncio.sleep(rng.uniform(0.0, 1.0))  # people keep typing meanwhile
             await bot.start()
         await asyncio.wait_for(asyncio.gather(*runs), timeout=max(1.0, deadline - time.monotonic()))
-    except BaseException:
+    except (AssertionError, TimeoutError) as exc:
         for run in runs:
             run.cancel()
-        raise AssertionError(f"chaos run failed; bot log:\n{bot.tail()}") from None
+        stuck = [p for p in people if p.reference is None]
+        transcripts = "\n".join(transcript(emu, p.user_id) for p in stuck[:2])
+        raise AssertionError(
+            f"chaos run failed: {exc!r}; {len(stuck)} unfinished\n{transcripts}\n"
+            f"bot log:\n{bot.tail()}"
+        ) from exc
     finally:
         await bot.stop()
     seconds = time.monotonic() - started
