@@ -36,12 +36,12 @@ from bot.context import Ctx, Reply
 from bot.dispatch import MSG_STALE
 from bot.domain import wilayah
 from bot.domain.claims import ClaimantType
-from bot.domain.coverage import CoverageState, Payer, coverage_status
+from bot.domain.coverage import CoverageState, CoverageStatus, Payer, coverage_status
 from bot.domain.names import PersonName, parse_name
 from bot.domain.nik import mask_nik
 from bot.domain.phones import Phone, mask_phone, parse_phone
 from bot.facilitator_charts import DesaProgress, progress_chart, text_bar
-from bot.i18n import N_, Translator, escape
+from bot.i18n import N_, Html, Translator, escape
 from bot.registration_flow import next_step, progress, regency_date
 from bot.router import Router
 from bot.services import Services
@@ -1106,8 +1106,8 @@ async def resident_answer(ctx: Ctx) -> None:
         ctx.say(ctx.t("This link has already been used or has expired."), ctx.menu())
         return
     _link_id, sub, consent = opened
-    who = ctx.t("{name} (NIK {nik})", name=sub.full_name or "-", nik=mask_nik(sub.nik or ""))
-    t = await _translator_of(ctx, sub.entered_by_user_id)
+    t = await _translator_of(ctx, sub.entered_by_user_id)  # the facilitator reads these
+    who = Html(t("{name} (NIK {nik})", name=sub.full_name or "-", nik=mask_nik(sub.nik or "")))
     target = f"submission:{sub.reference}"
     if agreed:
         if consent is not None and consent.id is not None:
@@ -1419,8 +1419,11 @@ async def _show_list(ctx: Ctx, which: Scope, flt: ResidentFilter, page_no: int) 
     ctx.edit("\n".join(lines), keyboards.inline(markup_rows))
 
 
-def _status_line(ctx: Ctx, row: ResidentRow, today: date) -> str:
-    """Where a resident is: the roster's coverage when listed there, else the review status."""
+def _status_line(ctx: Ctx, row: ResidentRow, today: date) -> Html:
+    """Where a resident is: the roster's coverage when listed there, else the review status.
+
+    Returned as safe HTML (catalog text and an escaped reason) to be placed in another message.
+    """
     entry = row.roster
     if entry is not None:
         payer = Payer(entry.payer) if entry.payer in Payer._value2member_map_ else Payer.OTHER
@@ -1434,37 +1437,26 @@ def _status_line(ctx: Ctx, row: ResidentRow, today: date) -> str:
         except ValueError:
             status = None  # a malformed roster row: fall back to the review status
         if status is not None:
-            return _coverage_line(
-                ctx,
-                status.state,
-                status.paid_until,
-                status.protected_until,
-                status.nonaktif_from,
-                entry.coverage_start,
-            )
+            return Html(escape(_coverage_line(ctx, status, entry.coverage_start)))
     sub = row.submission
-    text = ctx.t(STATUS_LABELS[SubmissionStatus(sub.status)])
+    text = escape(ctx.t(STATUS_LABELS[SubmissionStatus(sub.status)]))
     if sub.status == SubmissionStatus.REJECTED.value and sub.rejection_reason:
         text += " — " + escape(ctx.t.raw(sub.rejection_reason))
-    return text
+    return Html(text)
 
 
-def _coverage_line(
-    ctx: Ctx,
-    state: CoverageState,
-    paid_until: date | None,
-    protected_until: date | None,
-    nonaktif_from: date | None,
-    coverage_start: date,
-) -> str:
-    if state is CoverageState.ACTIVE and paid_until is not None:
-        return "🟢 " + ctx.t("protected until {date}", date=ctx.t.date(paid_until))
-    if state is CoverageState.GRACE and protected_until is not None:
+def _coverage_line(ctx: Ctx, status: CoverageStatus, coverage_start: date) -> str:
+    state = status.state
+    if state is CoverageState.ACTIVE and status.paid_until is not None:
+        return "🟢 " + ctx.t("protected until {date}", date=ctx.t.date(status.paid_until))
+    if state is CoverageState.GRACE and status.protected_until is not None:
         return "🟡 " + ctx.t(
-            "not paid; still protected until {date}", date=ctx.t.date(protected_until)
+            "not paid; still protected until {date}", date=ctx.t.date(status.protected_until)
         )
-    if state is CoverageState.NONAKTIF and nonaktif_from is not None:
-        return "🔴 " + ctx.t("not protected since {date} (unpaid)", date=ctx.t.date(nonaktif_from))
+    if state is CoverageState.NONAKTIF and status.nonaktif_from is not None:
+        return "🔴 " + ctx.t(
+            "not protected since {date} (unpaid)", date=ctx.t.date(status.nonaktif_from)
+        )
     if state is CoverageState.NOT_STARTED:
         return "⚪ " + ctx.t("protected from {date}", date=ctx.t.date(coverage_start))
     return "⚪ " + ctx.t("on the participant list; no payment recorded yet")
