@@ -76,7 +76,7 @@ class TcpProxy:
         self.cuts = 0
         self.refused = 0
         self._server: asyncio.Server | None = None
-        self._links: set[asyncio.Transport] = set()
+        self._links: set[asyncio.WriteTransport] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -220,7 +220,14 @@ class BotProcess:
         since = time.monotonic()
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=ROOT, env=self._env(), stdout=out, stderr=out
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                cwd=ROOT,
+                env=self._env(),
+                stdout=out,
+                stderr=out,
             )
         self.starts += 1
         ready = "setWebhook" if self.webhook else "setMyCommands"
@@ -407,8 +414,9 @@ class Registrant:
         for name in ORDER[:position]:
             self.acknowledged[name] = expected[name]
 
-    async def run(self, deadline: float) -> None:
-        """Register, until the reference number arrives (or ``deadline``)."""
+    async def run(self, deadline: float, *, start_after: float = 0.0) -> None:
+        """Register (after ``start_after`` seconds), until the reference number arrives."""
+        await asyncio.sleep(start_after)
         last: Decision | None = None
         unanswered = 0
         acted_at = -1e9

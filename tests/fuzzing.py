@@ -599,9 +599,9 @@ def input_strategy(callback_prefixes: Sequence[str]) -> st.SearchStrategy[Input]
         forged.map(lambda v: Input(Kind.FORGED, v)),
         st.sampled_from(("👍", "😀", "🇮🇩")).map(lambda v: Input(Kind.STICKER, v)),
         caption.map(lambda v: Input(Kind.PHOTO, v)),
-        st.tuples(
-            st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)
-        ).map(lambda ll: Input(Kind.LOCATION, latitude=ll[0], longitude=ll[1])),
+        st.tuples(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)).map(
+            lambda ll: Input(Kind.LOCATION, latitude=ll[0], longitude=ll[1])
+        ),
         st.integers(0, 3600).map(lambda n: Input(Kind.VOICE, number=n)),
         st.just(Input(Kind.OWN_CONTACT)),
         st.tuples(phone, st.text(min_size=1, max_size=20)).map(
@@ -711,7 +711,9 @@ def submission_problems(sub: Submission, today: date) -> list[str]:
     if sub.status not in SubmissionStatus._value2member_map_:
         problems.append(f"status {sub.status!r}")
     if (sub.status == SubmissionStatus.DRAFT.value) != (sub.submitted_nik is None):
-        problems.append(f"status {sub.status} with submitted_nik set={sub.submitted_nik is not None}")
+        problems.append(
+            f"status {sub.status} with submitted_nik set={sub.submitted_nik is not None}"
+        )
     if sub.status != SubmissionStatus.DRAFT.value:
         if sub.submitted_nik != sub.nik:
             problems.append("submitted_nik differs from nik")
@@ -788,7 +790,7 @@ class Stats:
 
     inputs: Counter[str] = field(default_factory=Counter)
     inputs_at_state: Counter[str] = field(default_factory=Counter)
-    seconds_by_kind: Counter[str] = field(default_factory=Counter)
+    seconds_by_kind: dict[str, float] = field(default_factory=dict)
     slowest: list[tuple[float, str, str]] = field(default_factory=list)
     tour_updates: int = 0
     replay_updates: int = 0
@@ -956,19 +958,20 @@ class FuzzWorld:
                 if not keyboards:
                     inject = emu.press(uid, 1, "menu", forge=True)
                 else:
-                    message = keyboards[-1 if item.kind is Kind.PRESS else item.number % len(keyboards)]
+                    message = keyboards[
+                        -1 if item.kind is Kind.PRESS else item.number % len(keyboards)
+                    ]
                     data = [d for row in message.button_data() for d in row if d]
                     chosen = data[item.number % len(data)] if data else "menu"
                     inject = emu.press(uid, message.message_id, chosen, forge=True)
             case Kind.FORGED:
                 last = chat.last
-                inject = emu.press(
-                    uid, last.message_id if last else 1, item.text, forge=True
-                )
+                inject = emu.press(uid, last.message_id if last else 1, item.text, forge=True)
         started = time.monotonic()
         await self._deliver(persona, chat, inject, is_button=is_button, what=repr(item))
         seconds = time.monotonic() - started
-        self.stats.seconds_by_kind[item.kind.value] += seconds
+        kind = item.kind.value
+        self.stats.seconds_by_kind[kind] = self.stats.seconds_by_kind.get(kind, 0.0) + seconds
         self.stats.slowest.append((seconds, str(state), repr(item)))
         if len(self.stats.slowest) > 100:
             self.stats.slowest = sorted(self.stats.slowest, reverse=True)[:10]
@@ -1016,7 +1019,10 @@ class FuzzWorld:
     def _check_logs(self) -> list[str]:
         problems = []
         for record in self.logs.take():
-            bad = record.levelno >= logging.ERROR or record.name in {"bot.delivery", "bot.dispatch"}
+            bad = record.levelno >= logging.ERROR or record.name in {
+                "bot.delivery",
+                "bot.dispatch",
+            }
             if bad:
                 text = record.getMessage()
                 if record.exc_info and record.exc_info[1] is not None:
@@ -1045,7 +1051,9 @@ class FuzzWorld:
                     select(Submission).where(col(Submission.entered_by_user_id) == uid)
                 )
             ).all()
-            cases = (await session.exec(select(ClaimCase).where(col(ClaimCase.user_id) == uid))).all()
+            cases = (
+                await session.exec(select(ClaimCase).where(col(ClaimCase.user_id) == uid))
+            ).all()
         state, data = (None, {}) if conv is None else (conv.state, conv.data)
         failures.extend(
             record_problems(

@@ -16,7 +16,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -60,7 +60,9 @@ async def submissions_of(db: Database, people: list[Registrant]) -> dict[int, li
     ids = [p.user_id for p in people]
     async with db.transaction() as repo:
         rows = (
-            await repo.session.exec(select(Submission).where(col(Submission.owner_user_id).in_(ids)))
+            await repo.session.exec(
+                select(Submission).where(col(Submission.owner_user_id).in_(ids))
+            )
         ).all()
     found: dict[int, list[Submission]] = {uid: [] for uid in ids}
     for row in rows:
@@ -69,9 +71,7 @@ async def submissions_of(db: Database, people: list[Registrant]) -> dict[int, li
     return found
 
 
-async def check_acknowledged(
-    db: Database, people: list[Registrant], emu: BotApiEmulator
-) -> int:
+async def check_acknowledged(db: Database, people: list[Registrant], emu: BotApiEmulator) -> int:
     """Every answer a person saw acknowledged is stored; returns how many were checked."""
     stored = await submissions_of(db, people)
     checked = 0
@@ -90,6 +90,12 @@ async def check_acknowledged(
     return checked
 
 
+def thinking(seed: int) -> Callable[[], float]:
+    """A person's pause before each answer (reading, typing), from their own seeded generator."""
+    generator = random.Random(seed)
+    return lambda: generator.uniform(0.2, 0.9)
+
+
 def transcript(emu: BotApiEmulator, user_id: int, last: int = 14) -> str:
     """The end of a person's chat, for failure messages."""
     lines = [f"--- {user_id} ---"]
@@ -106,12 +112,7 @@ async def test_kill_9_while_twenty_people_register(
 ) -> None:
     rng = random.Random(SEED)
     people = [
-        Registrant(
-            emu,
-            FIRST_USER + i,
-            serial=100 + i,
-            think=lambda r=random.Random(SEED + i): r.uniform(0.05, 0.4),
-        )
+        Registrant(emu, FIRST_USER + i, serial=100 + i, think=thinking(SEED + i))
         for i in range(PEOPLE)
     ]
     for person in people:
@@ -122,17 +123,25 @@ async def test_kill_9_while_twenty_people_register(
     deadline = started + DEADLINE_SECONDS
     checked = 0
     await bot.start()
-    runs = [asyncio.create_task(person.run(deadline)) for person in people]
+    # People arrive over the first seconds, so that every kill finds some of them mid-way.
+    runs = [
+        asyncio.create_task(person.run(deadline, start_after=rng.uniform(0.0, 8.0)))
+        for person in people
+    ]
+    mid_way: list[int] = []
     try:
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.3, 2.5))  # a random moment of normal service
             await bot.kill()
+            mid_way.append(sum(1 for p in people if p.actions and p.reference is None))
             # The process is gone: what it acknowledged must be on disk.
             checked += await check_acknowledged(db, people, emu)
             await db.dispose()
             await asyncio.sleep(rng.uniform(0.0, 1.0))  # people keep typing meanwhile
             await bot.start()
-        await asyncio.wait_for(asyncio.gather(*runs), timeout=max(1.0, deadline - time.monotonic()))
+        await asyncio.wait_for(
+            asyncio.gather(*runs), timeout=max(1.0, deadline - time.monotonic())
+        )
     except (AssertionError, TimeoutError) as exc:
         for run in runs:
             run.cancel()
@@ -182,7 +191,8 @@ async def test_kill_9_while_twenty_people_register(
         "starts": bot.starts,
         "updates_sent": len(update_ids),
         "updates_processed": processed,
-        "updates_in_flight_at_a_kill_resent_by_the_person": len(update_ids) - processed,
+        "people_mid_registration_at_each_kill": mid_way,
+        "updates_never_processed_sent_again_by_the_person": len(update_ids) - processed,
         "resends_after_no_reply": sum(p.resends for p in people),
         "answers_checked_after_kills": checked_after_kills,
         "answers_checked": checked,

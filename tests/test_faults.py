@@ -306,7 +306,7 @@ DUPLICATES = 20
 def _update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
     user = {"id": user_id, "is_bot": False, "first_name": "Warga", "language_code": "id"}
     entities = (
-        [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]
         if text.startswith("/")
         else []
     )
@@ -364,13 +364,15 @@ async def test_a_burst_of_concurrent_webhook_posts(db_url: str) -> None:
             # The reference user, one message at a time: the transcript everyone must get.
             next_id = 1
             for text in SCRIPT:
-                resp = await client.post("/hook", json=_update(next_id, reference, text), headers=headers)
+                resp = await client.post(
+                    "/hook", json=_update(next_id, reference, text), headers=headers
+                )
                 assert resp.status == 200
                 next_id += 1
             expected = [m.text for m in emu.bot_messages(reference)]
 
-            plan = {uid: [] for uid in users}
-            for index in range(len(SCRIPT)):
+            plan: dict[int, list[int]] = {uid: [] for uid in users}
+            for _text in SCRIPT:
                 for uid in users:
                     plan[uid].append(next_id)
                     next_id += 1
@@ -401,9 +403,9 @@ async def test_a_burst_of_concurrent_webhook_posts(db_url: str) -> None:
         async with db.transaction() as repo:
             rows = (
                 await repo.session.exec(
-                    select(func.count()).select_from(ProcessedUpdate).where(
-                        col(ProcessedUpdate.chat_id).in_(users)
-                    )
+                    select(func.count())
+                    .select_from(ProcessedUpdate)
+                    .where(col(ProcessedUpdate.chat_id).in_(users))
                 )
             ).one()
         await db.dispose()

@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from storage.models import ClaimCase, Submission
 from tests.conftest import BACKENDS, PG_URL
 from tests.fuzzing import (
     NASTY,
@@ -36,10 +38,12 @@ from tests.fuzzing import (
     all_states,
     callback_prefixes,
     input_strategy,
+    record_problems,
 )
 from tests.support import BotHarness, reset_postgres
 
-pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+#: The fuzz tests share one bot per backend (a module-scoped fixture, so a module-scoped loop).
+fuzz = pytest.mark.asyncio(loop_scope="module")
 
 STATES = all_states()
 #: Random examples per state (FUZZ_EXAMPLES overrides), each 8–20 inputs after reaching the
@@ -87,6 +91,8 @@ async def world(
     target.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
+@pytest.mark.slow
+@fuzz
 async def test_every_state_is_reached(world: FuzzWorld) -> None:
     """The tours reach every state the routing tables know (a new state must join a tour)."""
     assert world.unreached == [], (
@@ -95,6 +101,8 @@ async def test_every_state_is_reached(world: FuzzWorld) -> None:
     )
 
 
+@pytest.mark.slow
+@fuzz
 @pytest.mark.parametrize("state", STATES)
 @settings(
     max_examples=EXAMPLES,
@@ -114,3 +122,84 @@ async def test_random_input_at_every_state(
     persona, chat = await world.reach(state)
     for item in inputs:
         await world.apply(persona, chat, item)
+
+
+# -- what the fuzz found (fast regression tests) ------------------------------------------------
+
+
+async def test_a_pasted_page_at_the_kecamatan_question_gets_an_answer(harness: BotHarness) -> None:
+    """The reply quoted the whole text back and Telegram refused it (over 4,096 characters)."""
+    chat = harness.chat(6201)
+    await chat.send("/daftar")
+    await chat.press("reg:consent:yes")
+    await chat.send("6311015708850003")
+    await chat.send("Siti Aminah")
+    await chat.send("17-08-1985")
+    await chat.press("reg:sex:female")
+    await chat.share_contact()
+    replies = await chat.send("Panjang sekali " * 273)
+    assert any("Panjang sekali" in (m.text or "") and "…" in (m.text or "") for m in replies)
+    assert all(c.ok for c in harness.emu.calls_for("sendMessage", chat_id=6201))
+
+
+async def test_nul_characters_are_stored_as_spaces(harness: BotHarness) -> None:
+    """PostgreSQL refuses NUL in text: "Petani\\x00karet" failed the update there."""
+    chat = harness.chat(6202)
+    await chat.send("/daftar")
+    await chat.press("reg:consent:yes")
+    await chat.send("6311015708850003")
+    await chat.send("Siti\x00Aminah")
+    assert "tanggal lahir" in chat.last_text
+    async with harness.db.transaction() as repo:
+        draft = await repo.registration.own_draft(user_id=6202)
+    assert draft is not None
+    assert draft.full_name == "Siti Aminah"
+
+
+def test_the_checks_notice_a_corrupted_conversation() -> None:
+    """The invariants the fuzz relies on do flag broken rows (so a green fuzz means something)."""
+    draft = Submission(
+        id=1,
+        reference="BLG-AAAAAA",
+        status="draft",
+        entered_by_user_id=5,
+        nik="1234",
+        submitted_nik="1234",
+        full_name="siti   aminah",
+        phone="0812",
+        kecamatan_code="63.11.01",
+        desa_code="63.11.02.2001",
+        occupation_code="astronaut",
+    )
+    case = ClaimCase(id=3, user_id=6, cause="flu", school_children=1, child_levels=["sd", "smp"])
+    problems = "\n".join(
+        record_problems(
+            "reg.nama",
+            {"sub": 2},
+            [draft],
+            [case],
+            known_states=frozenset({"reg.name"}),
+            user_id=5,
+            today=date(2026, 11, 21),
+        )
+    )
+    for expected in (
+        "unknown state 'reg.nama'",
+        "without an own draft",
+        "status draft with submitted_nik set",
+        "stored NIK is not a valid NIK",
+        "not a tidy valid name",
+        "not a valid E.164",
+        "not in kecamatan",
+        "occupation 'astronaut'",
+        "belongs to 6",
+        "cause 'flu'",
+        "2 levels for 1 children",
+    ):
+        assert expected in problems
+    assert (
+        record_problems(
+            None, {}, [], [], known_states=frozenset(), user_id=5, today=date(2026, 11, 21)
+        )
+        == []
+    )
