@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from enum import Enum
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,14 @@ def json_payload(reply: Reply) -> dict[str, Any]:
     ):
         payload["reply_markup"] = markup.to_dict()
     return payload
+
+
+class Outcome(Enum):
+    """What became of one reply."""
+
+    SENT = "sent"
+    BLOCKED = "blocked"
+    FAILED = "failed"
 
 
 class Delivery:
@@ -143,12 +152,20 @@ class Delivery:
         return blocked
 
     async def send(self, reply: Reply) -> bool:
-        """Send one reply with retries; False when the chat blocked the bot."""
+        """Send one reply with retries; False only when the chat blocked the bot.
+
+        A reply Telegram refuses or that fails every retry is logged and skipped (True), so one bad
+        message never holds up the next; callers that must know use :meth:`deliver`.
+        """
+        return await self.deliver(reply) is not Outcome.BLOCKED
+
+    async def deliver(self, reply: Reply) -> Outcome:
+        """Send one reply with retries and say what happened."""
         for attempt in range(MAX_ATTEMPTS):
             try:
                 await self._call(reply)
             except Forbidden:
-                return False
+                return Outcome.BLOCKED
             except RetryAfter as exc:
                 delay = exc.retry_after
                 await asyncio.sleep(
@@ -158,17 +175,17 @@ class Delivery:
                 await asyncio.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
             except BadRequest as exc:
                 if await self._bad_request(reply, exc):
-                    return True
+                    return Outcome.SENT
                 log.warning("Telegram refused %s: %s", reply.method, exc.message)
-                return True
+                return Outcome.FAILED
             except NetworkError as exc:
                 log.info("network error on %s (attempt %d): %s", reply.method, attempt + 1, exc)
                 await asyncio.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
             else:
                 self.sent_count += 1
-                return True
+                return Outcome.SENT
         log.error("gave up sending %s after %d attempts", reply.method, MAX_ATTEMPTS)
-        return True
+        return Outcome.FAILED
 
     async def _bad_request(self, reply: Reply, exc: BadRequest) -> bool:
         message = exc.message.lower()

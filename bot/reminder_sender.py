@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.context import Reply
+from bot.delivery import Outcome
 from bot.coverage_lookup import build_status, data_as_of, regency_date
 from bot.coverage_texts import reminder_message
 from bot.domain.coverage import Payer
@@ -252,13 +253,16 @@ async def run_once(services: Services, *, stopping: asyncio.Event | None = None)
             await _finish(services, reminder, decision.status, decision.error)
             report = report.plus(decision.status)
             continue
-        delivered = await delivery.send(Reply("sendMessage", decision.chat_id, text=decision.text))
-        if delivered:
+        outcome = await delivery.deliver(
+            Reply("sendMessage", decision.chat_id, text=decision.text)
+        )
+        if outcome is Outcome.SENT:
             await _finish(services, reminder, ReminderStatus.SENT, None)
             report = report.plus(ReminderStatus.SENT)
         else:
-            # 403: the user blocked the bot. Never retried; the user is marked unreachable.
-            await _finish(services, reminder, ReminderStatus.FAILED, "blocked")
+            # 403: the user blocked the bot (marked unreachable); otherwise Telegram refused it or
+            # every retry failed. Neither is retried by the loop: recorded as failed, with the reason.
+            await _finish(services, reminder, ReminderStatus.FAILED, outcome.value)
             report = report.plus(ReminderStatus.FAILED)
         await asyncio.sleep(pause)  # stay under Telegram's broadcast limits
     return report

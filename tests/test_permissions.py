@@ -7,6 +7,8 @@ user is never refused and never meets an internal error, even with forged callba
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from storage.models import Role
@@ -15,6 +17,13 @@ from tests.support import BotHarness
 ROLES = (Role.WORKER, Role.FACILITATOR, Role.ADMIN)
 REFUSED = ("tidak tersedia untuk Anda", "sudah tidak berlaku")
 ERROR = "ada kesalahan di sistem kami"
+
+
+@pytest.fixture
+async def harness(db_url: str) -> AsyncIterator[BotHarness]:
+    """The bot with flood control opened up: this test is one user pressing hundreds of buttons."""
+    async with BotHarness(db_url, flood_burst=100_000) as h:
+        yield h
 
 
 def _allowed(role: Role, roles: frozenset[str] | None) -> bool:
