@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from enum import Enum
 from collections import OrderedDict
 from collections.abc import Sequence
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup, InputFile, LinkPreviewOptions

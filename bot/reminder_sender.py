@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.context import Reply
-from bot.delivery import Outcome
 from bot.coverage_lookup import build_status, data_as_of, regency_date
 from bot.coverage_texts import reminder_message
+from bot.delivery import Outcome
 from bot.domain.coverage import Payer
 from bot.domain.reminders import ReminderKind, next_send_time, plan_reminders
 from storage.models.coverage import PaymentReminder, ReminderStatus, RosterEntry
