@@ -313,7 +313,6 @@ class Playground:
             self._delete_database()
             db = Database(self.settings.database_url, keyring=keyring)
             await db.migrate()
-        await _create_unmigrated_tables(db)
         return db
 
     async def _start_bot(self) -> None:
@@ -529,20 +528,6 @@ class Playground:
         if not data:
             return None
         return part.filename or "file", data, part.content_type or "application/octet-stream"
-
-
-async def _create_unmigrated_tables(db: Database) -> None:
-    """Create the tables of features whose migration is not written yet (none once it is).
-
-    Features land before their Alembic revision (the test fixtures do the same), and the
-    playground must let people try them meanwhile.
-    """
-    from sqlmodel import SQLModel
-
-    import storage.models  # noqa: F401 - every table on the metadata
-
-    async with db.engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
 
 
 async def run(settings: Settings, *, database_path: Path = DEFAULT_DATABASE_PATH) -> int:
