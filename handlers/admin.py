@@ -1013,6 +1013,7 @@ async def _apply_batch(
                 registered=registered,
                 reason=reason,
                 now=now,
+                kpj=item.kpj if registered else None,
             )
             if applied.applied is MatchApplied.ALREADY:
                 counts["already"] += 1

@@ -397,6 +397,9 @@ async def test_matching_batch_out_and_results_back(harness: BotHarness) -> None:
     assert await status_of(harness, "BLG-CCCCCC") == SubmissionStatus.VERIFIED
     assert "90012345678" in worker.last_text
     assert "NIK tidak ditemukan" in facilitator.last_text
+    async with harness.db.transaction() as repo:
+        statement = select(Submission).where(Submission.reference == "BLG-AAAAAA")
+        assert (await repo.session.exec(statement)).one().kpj == "90012345678"
     actions = [a for a, _t in await audit_actions(harness)]
     assert actions == ["match.export", "match.registered", "match.invalid", "match.import"]
 

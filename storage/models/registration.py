@@ -115,6 +115,8 @@ class Submission(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rejection_reason: str | None = Field(default=None, sa_type=String(500))
+    #: BPJS Ketenagakerjaan membership number, from the matching result once registered.
+    kpj: str | None = Field(default=None, sa_type=String(32))
 
     @property
     def is_draft(self) -> bool:

@@ -272,6 +272,7 @@ class AdminRepository(Repository):
         registered: bool,
         reason: str | None,
         now: datetime,
+        kpj: str | None = None,
     ) -> MatchApplication:
         """Record one matching result on the verified submission ``reference``.
 
@@ -283,6 +284,7 @@ class AdminRepository(Repository):
             registered: True for "registered", False for "invalid".
             reason: Why it is invalid (stored as the rejection reason).
             now: The time of the decision.
+            kpj: The membership number BPJS Ketenagakerjaan gave (registered rows).
         """
         stmt = select(Submission).where(col(Submission.reference) == reference)
         if self.dialect == "postgresql":
@@ -299,6 +301,7 @@ class AdminRepository(Repository):
             return MatchApplication(MatchApplied.NOT_VERIFIED, submission)
         submission.status = target.value
         submission.rejection_reason = None if registered else reason
+        submission.kpj = kpj if registered else None
         submission.updated_at = now
         self.session.add(submission)
         return MatchApplication(MatchApplied.APPLIED, submission)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 08:37:55.129414
+Create Date: 2026-11-21 08:40:19.334944
 """
 
 from collections.abc import Sequence
@@ -180,6 +180,7 @@ def upgrade() -> None:
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("submitted_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("rejection_reason", sa.String(length=500), nullable=True),
+        sa.Column("kpj", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("reference"),
         sa.UniqueConstraint("submitted_nik"),
