@@ -69,10 +69,14 @@ async def test_transaction_commits_or_rolls_back(db_url: str) -> None:
     try:
         async with db.transaction() as repo:
             await repo.users.touch(user_id=1, language="id")
-        with pytest.raises(RuntimeError):
+
+        async def failing_unit_of_work() -> None:
             async with db.transaction() as repo:
                 await repo.users.touch(user_id=2, language="en")
                 raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await failing_unit_of_work()
         async with db.transaction() as repo:
             assert await repo.users.get(1) is not None
             assert await repo.users.get(2) is None
@@ -131,9 +135,7 @@ async def test_processed_updates_keep_replies_until_confirmed(db_url: str) -> No
             ten = await repo.updates.get(10)
             assert ten is not None
             assert (ten.sent, ten.replies) == (True, None)
-            removed = await repo.updates.prune(
-                older_than=datetime.now(UTC) + timedelta(seconds=1)
-            )
+            removed = await repo.updates.prune(older_than=datetime.now(UTC) + timedelta(seconds=1))
             assert removed == 2
     finally:
         await db.dispose()
