@@ -1,6 +1,6 @@
 """NIK (Nomor Induk Kependudukan) parsing with plain, specific error codes.
 
-A NIK is 16 digits ``PPRRSSDDMMYYXXXX``: province, regency and kecamatan of *first issue*, the
+A NIK is 16 digits ``PPRRSSDDMMYYNNNN``: province, regency and kecamatan of *first issue*, the
 birth date (women: day + 40) and a serial from 0001 (FACTS.md §6). The first six digits never
 change when a person moves, so a NIK issued outside Balangan is valid; the domicile is asked
 separately.
