@@ -90,6 +90,15 @@ async def test_webhook_mode_serves_updates_and_stops_on_sigterm(tmp_path: Path) 
             }
             async with aiohttp.ClientSession() as http:
                 base = f"http://127.0.0.1:{port}"
+                # setWebhook is sent while the server starts; wait until it listens.
+                for _ in range(300):
+                    try:
+                        async with http.get(f"{base}/healthz") as resp:
+                            if resp.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.1)
                 async with http.get(f"{base}/healthz") as resp:
                     assert resp.status == 200
                 async with http.post(f"{base}/tg", json=update) as resp:

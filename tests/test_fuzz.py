@@ -43,7 +43,7 @@ from tests.fuzzing import (
 from tests.support import BotHarness, reset_postgres
 
 #: The fuzz tests share one bot per backend (a module-scoped fixture, so a module-scoped loop).
-fuzz = pytest.mark.asyncio(loop_scope="module")
+shared_loop = pytest.mark.asyncio(loop_scope="module")
 
 STATES = all_states()
 #: Random examples per state (FUZZ_EXAMPLES overrides), each 8–20 inputs after reaching the
@@ -73,18 +73,18 @@ async def world(
     started = time.monotonic()
     # Flood control slows a fast user down on purpose (tests/test_foundation.py covers it).
     async with BotHarness(url, flood_burst=100_000) as harness:
-        fuzz = FuzzWorld(harness)
+        fuzz_world = FuzzWorld(harness)
         try:
-            await fuzz.setup(ROSTER_ROWS)
-            yield fuzz
+            await fuzz_world.setup(ROSTER_ROWS)
+            yield fuzz_world
         finally:
-            fuzz.close()
+            fuzz_world.close()
     summary = {
         "backend": request.param,
         "seconds": round(time.monotonic() - started, 1),
-        "states": len(fuzz.states),
-        "unreached": fuzz.unreached,
-        **fuzz.stats.as_json(),
+        "states": len(fuzz_world.states),
+        "unreached": fuzz_world.unreached,
+        **fuzz_world.stats.as_json(),
     }
     ARTIFACTS.mkdir(exist_ok=True)
     target = ARTIFACTS / f"reliability-fuzz-{request.param}.json"
@@ -92,7 +92,7 @@ async def world(
 
 
 @pytest.mark.slow
-@fuzz
+@shared_loop
 async def test_every_state_is_reached(world: FuzzWorld) -> None:
     """The tours reach every state the routing tables know (a new state must join a tour)."""
     assert world.unreached == [], (
@@ -102,7 +102,7 @@ async def test_every_state_is_reached(world: FuzzWorld) -> None:
 
 
 @pytest.mark.slow
-@fuzz
+@shared_loop
 @pytest.mark.parametrize("state", STATES)
 @settings(
     max_examples=EXAMPLES,
