@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
@@ -171,9 +172,16 @@ async def _log_error(update: object, context: object) -> None:
 async def _post_init(app: AnyApplication, services: Services) -> None:
     await services.require_delivery().start()
     if services.settings.admin_ids:
-        async with services.db.transaction() as repo:
-            for admin_id in sorted(services.settings.admin_ids):
-                await repo.users.set_role(user_id=admin_id, role=Role.ADMIN)
+        # Several instances may start at once and insert the same admin row: the loser retries.
+        for attempt in range(3):
+            try:
+                async with services.db.transaction() as repo:
+                    for admin_id in sorted(services.settings.admin_ids):
+                        await repo.users.set_role(user_id=admin_id, role=Role.ADMIN)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
     await register_commands(app, services)
 
 

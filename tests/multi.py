@@ -101,6 +101,13 @@ class Cluster:
         return env
 
     async def __aenter__(self) -> Cluster:
+        try:
+            return await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # never leave bot processes behind
+            raise
+
+    async def _start(self) -> Cluster:
         await self.emu.start()
         await self.balancer.start()
         for index, port in enumerate(self.ports):
