@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.coverage import CoverageStatus, Payer, coverage_status, first_unpaid_day
+from bot.domain.dates import regency_date
 from bot.domain.facts import load_toml
 from bot.domain.nik import Nik, mask_nik, parse_nik
 from bot.domain.roster import Programme
@@ -35,11 +36,6 @@ LOOKUP_WINDOW = timedelta(hours=1)
 def regency_zone() -> ZoneInfo:
     """Balangan's time zone (WITA), from ``registration.toml``."""
     return ZoneInfo(load_toml("registration.toml")["region"]["timezone"])
-
-
-def regency_date(moment: datetime) -> date:
-    """The date in Balangan at ``moment`` (an aware datetime, e.g. ``ctx.now()``)."""
-    return moment.astimezone(regency_zone()).date()
 
 
 def programmes_from_text(stored: str) -> frozenset[Programme]:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
-from functools import cache
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-from bot.domain.dates import compare_with_nik
+from bot.domain.dates import (
+    compare_with_nik,
+    regency_date,  # noqa: F401 - re-exported for callers
+)
 from bot.domain.facts import load_toml
 from bot.domain.nik import Nik, parse_nik
 from bot.domain.occupations import occupation
@@ -294,16 +295,6 @@ def progress(answers: Answers, current: Step, *, today: date) -> tuple[int, int]
 
 
 # --- small pure helpers ------------------------------------------------------------------------
-
-
-@cache
-def _region_zone() -> ZoneInfo:
-    return ZoneInfo(load_toml("registration.toml")["region"]["timezone"])
-
-
-def regency_date(moment: datetime) -> date:
-    """The date in Balangan (WITA) at an aware ``moment`` (ages and tariffs use this date)."""
-    return moment.astimezone(_region_zone()).date()
 
 
 def consent_version() -> str:
