@@ -18,6 +18,7 @@ import handlers
 from bot.delivery import Delivery
 from bot.dispatch import Dispatcher
 from bot.i18n import Catalogs
+from bot.poller import Poller
 from bot.processor import PerChatUpdateProcessor
 from bot.router import Routes, ServiceLoop
 from bot.services import Services
@@ -30,6 +31,8 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 LOOP_STOP_SECONDS = 10.0
+#: How long one getUpdates waits at Telegram for something new.
+POLL_TIMEOUT_SECONDS = 30
 LOOP_RESTART_SECONDS = 5.0
 
 AnyApplication = Application
@@ -44,6 +47,8 @@ class BotApp:
     dispatcher: Dispatcher
     loops: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Long polling (None in webhook mode and before ``start(polling=True)``).
+    poller: Poller | None = None
 
     async def start(self, *, polling: bool = False) -> None:
         """Initialise and start the application (and long polling when ``polling``)."""
@@ -55,16 +60,22 @@ class BotApp:
         for loop in self.services.routes.services:
             name = getattr(loop, "__qualname__", "service")
             self.loops.append(asyncio.create_task(self._run_loop(loop), name=name))
-        if polling and app.updater is not None:
-            await app.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, timeout=30
-            )
+        if polling:
+            # Our poller, not PTB's Updater: it confirms an update only once processed.
+            poller = Poller(app.bot, app.update_queue, timeout=POLL_TIMEOUT_SECONDS)
+            processor = app.update_processor
+            # Without the processor's signal nothing would ever be confirmed to Telegram.
+            if not isinstance(processor, PerChatUpdateProcessor):
+                raise TypeError("long polling needs build_application's PerChatUpdateProcessor")
+            processor.on_done = poller.done
+            await poller.start()
+            self.poller = poller
 
     async def stop(self) -> None:
         """Stop gracefully: stop fetching, finish in-flight updates and jobs, confirm replies."""
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        if self.poller is not None:
+            await self.poller.stop()
         self.stopping.set()
         if self.loops:
             _done, pending = await asyncio.wait(self.loops, timeout=LOOP_STOP_SECONDS)
@@ -76,6 +87,9 @@ class BotApp:
             await app.stop()
         await self.dispatcher.drain()
         await self.services.require_delivery().stop()
+        if self.poller is not None:
+            await self.poller.confirm()
+            self.poller = None
         await app.shutdown()
 
     async def _run_loop(self, loop: ServiceLoop) -> None:
@@ -131,7 +145,7 @@ def build_application(
         db: the database (migrated by the caller).
         catalogs: compiled translations (loaded from ``locales/`` when omitted).
         clock: the source of "now" (tests move it).
-        webhook: build without an updater (webhook mode); defaults to ``settings.webhook_url``.
+        webhook: webhook mode (no long-polling connection); defaults to ``settings.webhook_url``.
     """
     services = Services(
         settings=settings,
@@ -151,9 +165,9 @@ def build_application(
         .request(make_request(settings, pool=pool, read_timeout=10.0))
         .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
     )
-    if use_webhook:
-        builder = builder.updater(None)
-    else:
+    # Never PTB's Updater: long polling is bot.poller.Poller (see BotApp.start).
+    builder = builder.updater(None)
+    if not use_webhook:
         # getUpdates long-polls: give it its own connection so replies never wait behind it.
         builder = builder.get_updates_request(make_request(settings, pool=1, read_timeout=None))
     application = builder.build()

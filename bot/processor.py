@@ -8,7 +8,7 @@ lock per chat: different users are served concurrently, one user's updates stric
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -30,14 +30,24 @@ def chat_key(update: object) -> int | None:
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Concurrent across chats, sequential within a chat."""
 
-    __slots__ = ("_chat_locks", "_waiters")
+    __slots__ = ("_chat_locks", "_waiters", "on_done")
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._waiters: dict[int, int] = {}
+        #: Called with each update once processed (the poller confirms it to Telegram then).
+        self.on_done: Callable[[object], None] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update in its chat's order, then report it done."""
+        try:
+            await self._in_chat_order(update, coroutine)
+        finally:
+            if self.on_done is not None:
+                self.on_done(update)
+
+    async def _in_chat_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the chat's earlier updates (FIFO lock), then run this one.
 
         The base class hands out concurrency slots in arrival order and calls this method right

@@ -21,7 +21,7 @@ import pytest
 from bot.emulator import BotApiEmulator
 from storage.db import Database
 from storage.models import Submission
-from tests.support import TEST_TOKEN
+from tests.support import TEST_DATA_KEY, TEST_KEYRING, TEST_TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,7 @@ def bot_process(
         "BOT_API_URL": emu.base_url,
         "DATABASE_URL": f"sqlite:///{db_file}",
         "LOG_LEVEL": "WARNING",
+        "DATA_KEY": TEST_DATA_KEY,
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -92,7 +93,7 @@ async def press(emu: BotApiEmulator, data: str) -> None:
 
 
 async def stored(db_file: Path) -> tuple[str | None, Submission | None]:
-    db = Database(f"sqlite+aiosqlite:///{db_file}")
+    db = Database(f"sqlite+aiosqlite:///{db_file}", keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             conv = await repo.conversations.get(USER)
@@ -153,8 +154,17 @@ async def test_killed_mid_registration_the_bot_resumes_at_the_same_question(
         await press(emu, "reg:kec:63.11.01")
         await expect(emu, "desa atau kelurahan", log)
 
-    # Every question before the kills was asked once: no update was processed twice.
-    texts = [m.text or "" for m in emu.bot_messages(USER)]
+    # Every question before the kills was asked once: no update was processed twice. The replies
+    # of one update may arrive twice in a row: killed in the milliseconds between sending them and
+    # recording that they were sent (or confirming the update to Telegram), the bot sends them
+    # again after the restart rather than risk never sending them. Such a repeated group (an
+    # update's replies are at most two messages here) is dropped; a re-processed update would
+    # answer differently (its text checked against the next question).
+    sent = [m.text or "" for m in emu.bot_messages(USER)]
+    texts: list[str] = []
+    for text in sent:
+        if text not in texts[-2:]:
+            texts.append(text)
     assert sum("tanggal lahir Anda" in t for t in texts) == 1
     assert sum(t.startswith("Tanggal lahir: ") for t in texts) == 1
     assert sum(t.startswith("Jenis kelamin: ") for t in texts) == 1
