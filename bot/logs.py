@@ -44,5 +44,30 @@ def configure(level: str) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(PersonalDataFilter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "telegram.ext.Updater"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
+
+
+#: Libraries whose verbose lines quote what people typed: python-telegram-bot logs every Bot API
+#: call with its parameters and every update it receives at DEBUG; the database drivers and
+#: SQLAlchemy's engine log statements (with values) at DEBUG / INFO. A name cannot be recognised
+#: by a pattern, so these are never more verbose than this, whatever ``LOG_LEVEL`` says.
+PAYLOAD_LOGGERS = {
+    "telegram": logging.INFO,
+    "aiosqlite": logging.WARNING,
+    "sqlalchemy.engine": logging.WARNING,
+    "asyncpg": logging.WARNING,
+}
+#: HTTP client chatter (request lines show the bot token) stays at WARNING.
+NOISY_LOGGERS = ("httpx", "httpcore", "aiohttp.access")
+
+
+def quiet_libraries() -> None:
+    """Keep the loggers that would quote personal data or the token at their ceiling or above.
+
+    A logger is raised to its ceiling, never lowered below the root level.
+    """
+    root = logging.getLogger().getEffectiveLevel()
+    for name, ceiling in PAYLOAD_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(ceiling, root))
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root))

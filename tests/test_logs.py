@@ -46,3 +46,27 @@ def test_filter_masks_messages_arguments_and_tracebacks() -> None:
     assert "6281234567890" not in out
     assert "[NIK]" in out
     assert "[PHONE]" in out
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING"])
+def test_library_loggers_never_quote_payloads_and_are_never_louder_than_asked(level: str) -> None:
+    from bot.logs import NOISY_LOGGERS, PAYLOAD_LOGGERS, configure
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    names = [*PAYLOAD_LOGGERS, *NOISY_LOGGERS]
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        configure(level)
+        asked = logging.getLevelName(level)
+        for name, ceiling in PAYLOAD_LOGGERS.items():
+            effective = logging.getLogger(name).getEffectiveLevel()
+            assert effective == max(ceiling, asked), name
+        # SQL statements are never logged, not even at LOG_LEVEL=DEBUG.
+        assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("telegram.ext.ExtBot").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        for name, value in levels.items():
+            logging.getLogger(name).setLevel(value)
