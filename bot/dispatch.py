@@ -152,7 +152,7 @@ class Dispatcher:
         self._in_flight += 1
         self._idle.clear()
         try:
-            wait, warn = self._flood.take(chat.id)
+            wait, warn = self._flood.take(chat.id, update.update_id)
             if warn:
                 t = self.services.catalogs.get(self._initial_language(user.language_code))
                 await self.services.require_delivery().send(

@@ -4,12 +4,19 @@ A user may send ``burst`` updates at once; after that they are slowed to ``burst
 per second. Nothing a user sends is dropped: an update over the limit waits for its token (holding
 only that user's queue — other users are unaffected), and the user is told once per window, politely,
 why the bot is slower.
+
+Telegram delivers an update again when its first delivery was not acknowledged in time (a slow
+webhook answer, a restart). A copy of an update is not the user typing again: it takes no token.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
+
+#: How many of a chat's latest update ids are remembered to recognise redelivered copies.
+RECENT_IDS = 64
 
 
 @dataclass(slots=True)
@@ -17,6 +24,8 @@ class _Bucket:
     tokens: float
     updated: float
     warned_at: float = -1e9
+    #: The update ids that took a token most recently (copies of them are free).
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
 
 
 @dataclass(slots=True)
@@ -33,8 +42,12 @@ class FloodControl:
         """Tokens regained per second."""
         return self.burst / self.window_seconds
 
-    def take(self, chat_id: int) -> tuple[float, bool]:
+    def take(self, chat_id: int, update_id: int | None = None) -> tuple[float, bool]:
         """Take a token for ``chat_id``.
+
+        Args:
+            chat_id: The user's chat.
+            update_id: The update's id: a copy of one of the chat's recent updates takes no token.
 
         Returns:
             ``(wait_seconds, warn)``: how long the update must wait for its token (0 when within the
@@ -47,8 +60,12 @@ class FloodControl:
                 self._forget_idle(now)
             bucket = self._buckets[chat_id] = _Bucket(float(self.burst), now)
         else:
+            if update_id is not None and update_id in bucket.recent:
+                return 0.0, False
             bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now
+        if update_id is not None:
+            bucket.recent.append(update_id)
         was_limited = bucket.tokens < 1.0 and now - bucket.warned_at < self.window_seconds * 2
         bucket.tokens -= 1.0
         if bucket.tokens >= 0:

@@ -348,6 +348,9 @@ async def test_kill_9_of_a_bot_process_then_restart(
         ids = await seed_users(harness, range(500_001, 501_501))
         admin = harness.admin()
         await compose(admin)
+        # The real process below reads the real clock: send in quiet hours too, so the test
+        # means the same at 21:00 WITA as at 10:00.
+        await admin.press("bc:quiet")
         await asyncio.sleep(1.1)
         await admin.press(SEND)
         # Hand over to a real process before anything is sent (the start delay is 1.2 s).
@@ -374,9 +377,14 @@ async def test_kill_9_of_a_bot_process_then_restart(
         )
         try:
             await wait_sent(harness, ids, 500)
-        finally:
+        except TimeoutError:
             proc.kill()
-            await proc.wait()
+            _, err = await proc.communicate()
+            pytest.fail(f"the bot process sent too little; its stderr:\n{err.decode()[-3000:]}")
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         killed_at = await counts(harness)
         await harness.start_bot()
         await wait_finished(harness, timeout=60)
