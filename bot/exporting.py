@@ -529,16 +529,16 @@ async def _pages(
     roster = filters.roster_filter()
     kecamatan = wilayah.kecamatan_by_code(filters.kecamatan_code or "")
     prefix = kecamatan.nik_prefix if kecamatan is not None else None
-    after_nik = ""
+    after_index = ""
     while True:
         async with db.transaction() as repo:
             rows = await repo.admin.roster_page(
-                roster, window, after_nik=after_nik, limit=page_size, kecamatan_prefix=prefix
+                roster, window, after_index=after_index, limit=page_size, kecamatan_prefix=prefix
             )
         if not rows:
             return
         yield rows
-        after_nik = rows[-1].nik
+        after_index = rows[-1].nik_index
 
 
 def file_name(kind: ExportKind, fmt: ExportFormat, today: date) -> str:

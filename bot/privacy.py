@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import SQLModel
 
+import storage.models  # noqa: F401 - every table on the metadata (for TECHNICAL_FIELDS)
 from bot.domain import wilayah
 from bot.domain.facts import load_toml
 from bot.domain.income import income_range
 from bot.domain.occupations import occupation
 from bot.i18n import N_
+from storage.crypto import DERIVED_INFO
 from storage.models.registration import Submission, SubmissionStatus
 from storage.repos.privacy import ErasureOutcome, ErasurePlan, PersonalRecords
 
@@ -43,8 +45,14 @@ EXPORT_FORMAT = "jamsostek-bot/personal-data/1"
 OTHER_PEOPLE_FIELDS = frozenset(
     {"entered_by_user_id", "given_by_user_id", "handled_by", "revoked_by", "actor_id", "used_by"}
 )
-#: Bookkeeping of the bot's own processes, not about the person.
-TECHNICAL_FIELDS = frozenset({"claimed_by", "version"})
+#: Bookkeeping of the bot's own processes, not about the person; and the derived columns (blind
+#: indexes are keyed hashes of values the copy already shows), as the tables declare them.
+TECHNICAL_FIELDS = frozenset({"claimed_by", "version"}) | frozenset(
+    column.name
+    for table in SQLModel.metadata.tables.values()
+    for column in table.columns
+    if column.info.keys() & DERIVED_INFO
+)
 #: The empty value written to a cleared column that cannot hold NULL.
 _EMPTY_VALUES: Mapping[str, Any] = {"screening_answers": {}}
 

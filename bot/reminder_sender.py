@@ -100,7 +100,7 @@ def _rows_for(entry: RosterEntry, *, now: datetime) -> list[dict[str, Any]]:
     )
     return [
         {
-            "nik": entry.nik,
+            "nik_index": entry.nik_index,
             "user_id": entry.telegram_user_id,
             "kind": plan.kind.value,
             "dedupe_key": plan.dedupe_key,
@@ -144,7 +144,7 @@ async def plan_all(db: Database, *, now: datetime) -> PlanReport:
             planned += await repo.reminders.add_planned(rows)
         if len(entries) < PLAN_PAGE:
             break
-        after = entries[-1].nik
+        after = entries[-1].nik_index
     if planned or cancelled:
         log.info("reminders planned: %d new, %d cancelled", planned, cancelled)
     return PlanReport(planned=planned, cancelled=cancelled)
@@ -173,7 +173,7 @@ async def _claim_and_prepare(
         reminder = claimed[0]
         if today >= reminder.relevant_until:
             return reminder, _Decision(ReminderStatus.EXPIRED, "too_late")
-        entry = await repo.coverage.get_entry(reminder.nik)
+        entry = await repo.coverage.get_entry_by_index(reminder.nik_index)
         if (
             entry is None
             or entry.telegram_user_id != reminder.user_id
@@ -185,7 +185,7 @@ async def _claim_and_prepare(
             return reminder, _Decision(ReminderStatus.SKIPPED, "unreachable")
         if not user.reminders_enabled:
             return reminder, _Decision(ReminderStatus.SKIPPED, "opted_out")
-        submission = await repo.registration.submitted_with_nik(reminder.nik)
+        submission = await repo.registration.submitted_with_nik(entry.nik)
         status = build_status(
             nik=entry.nik,
             entry=entry,

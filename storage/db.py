@@ -61,6 +61,15 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_foreign_keys(conn: Connection, *, enabled: bool) -> None:
+    # On the DBAPI connection: going through ``conn.execute`` would begin a transaction first.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    finally:
+        cursor.close()
+
+
 class Database:
     """An async engine plus a session factory; create one per process and pass it around."""
 
@@ -148,13 +157,23 @@ class Database:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
 
+        if self.is_sqlite:
+            # SQLite alters a table by rebuilding it (copy, drop the original, rename). With foreign
+            # keys on, dropping the original fires the ON DELETE actions of the rows pointing at it,
+            # so migrations run with them off. The pragma is a no-op inside a transaction: it is set
+            # on the bare connection before the migration's transaction begins, and restored after.
+            async with self.engine.connect() as conn:
+                await conn.run_sync(_sqlite_foreign_keys, enabled=False)
+                try:
+                    async with conn.begin():
+                        await conn.run_sync(upgrade)
+                finally:
+                    await conn.run_sync(_sqlite_foreign_keys, enabled=True)
+            return
         async with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                # Several instances may start at once: one migrates, the others wait, then find
-                # nothing to do. The lock ends with the transaction.
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
-                )
+            # Several instances may start at once: one migrates, the others wait, then find
+            # nothing to do. The lock ends with the transaction.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await conn.run_sync(upgrade)
 
     async def dispose(self) -> None:

@@ -1,18 +1,29 @@
-"""Key rotation: re-encrypt every :class:`~storage.crypto.Encrypted` value with the current key.
+"""Key rotation: re-encrypt every encrypted value with the current key; recompute blind indexes.
 
-Runs table by table in batches (one short transaction each), so it can run while the bot serves users.
-A sibling column named ``<column>_index`` (a blind index) is recomputed from the plaintext too.
+Runs table by table in batches (one short transaction each), so it can run while the bot serves
+users. Values are decrypted with whichever key of the ring wrote them and written back sealed with
+the first key. The derived columns (blind indexes, see :func:`storage.crypto.derived_values`) are
+recomputed from the plaintext by the same function the bot writes them with: they change only when
+the index key changed (``DATA_INDEX_KEY``, or the last key of ``DATA_KEY`` it is derived from);
+``payment_reminders`` follow their roster row through ``ON UPDATE CASCADE``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import MetaData, Table, Text, type_coerce, update
 from sqlmodel import select
 
-from storage.crypto import Encrypted, KeyRing
+from storage.crypto import (
+    DERIVED_INFO,
+    KeyRing,
+    Sealed,
+    derived_sources,
+    derived_values,
+)
 from storage.db import Database
 
 
@@ -29,7 +40,7 @@ def encrypted_columns(metadata: MetaData) -> dict[Table, list[str]]:
     """Every table with encrypted columns, and the names of those columns."""
     found: dict[Table, list[str]] = {}
     for table in metadata.sorted_tables:
-        names = [c.name for c in table.columns if isinstance(c.type, Encrypted)]
+        names = [c.name for c in table.columns if isinstance(c.type, Sealed)]
         if names:
             found[table] = names
     return found
@@ -53,10 +64,15 @@ async def rotate(
         if len(pk) != 1:
             raise RuntimeError(f"{table.name}: rotation needs a single-column primary key")
         key_col = pk[0]
+        # The derived columns as stored, and the plain columns they derive from (a status...).
+        derived = [c for c in table.columns if c.info.keys() & DERIVED_INFO]
+        plain_sources = [table.c[n] for n in derived_sources(table) if n not in columns]
+        extra = list({c.name: c for c in (*derived, *plain_sources)}.values())
         last = None
         while True:
+            # Read the stored text as it is (ciphertext), not through the decrypting types.
             raw_cols = [type_coerce(table.c[name], Text).label(name) for name in columns]
-            stmt = select(key_col, *raw_cols).order_by(key_col).limit(batch_size)
+            stmt = select(key_col, *raw_cols, *extra).order_by(key_col).limit(batch_size)
             if last is not None:
                 stmt = stmt.where(key_col > last)
             async with db.transaction() as repo:
@@ -65,10 +81,12 @@ async def rotate(
                     changes = _changes(ring, table, columns, row._mapping, report)
                     if changes:
                         await repo.session.exec(
-                            update(table).where(key_col == row[0]).values(**changes)
+                            update(table).where(key_col == row[0]).values(changes)
                         )
             if not rows:
                 break
+            # The cursor is the primary key as it was read: a recomputed key sorts anywhere, and
+            # a row met again has nothing left to change.
             last = rows[-1][0]
             if progress is not None:
                 progress(table.name, len(rows))
@@ -76,21 +94,25 @@ async def rotate(
 
 
 def _changes(
-    ring: KeyRing, table: Table, columns: list[str], row: object, report: RotationReport
-) -> dict[str, object]:
-    changes: dict[str, object] = {}
-    mapping = dict(row)  # type: ignore[call-overload]
+    ring: KeyRing, table: Table, columns: list[str], row: Any, report: RotationReport
+) -> dict[Any, Any]:
+    changes: dict[Any, Any] = {}
+    stored = dict(row)
+    values = dict(stored)  # plain columns as they are; encrypted ones decrypted below
     for name in columns:
-        token = mapping[name]
+        token = stored[name]
         if token is None:
             continue
-        plain = ring.decrypt(token)
+        text = ring.decrypt(token)
+        sealed = table.c[name].type
+        assert isinstance(sealed, Sealed)
+        values[name] = sealed.load(text)  # the Python value (a date for EncryptedDate)
         if ring.key_id_of(token) != ring.current_id:
-            # Bound through the Encrypted type, so this encrypts with the current key.
-            changes[name] = plain
+            # Bound as plain text: the new token is already the stored form.
+            changes[name] = type_coerce(ring.encrypt(text), Text)
             report.values_reencrypted += 1
-        index_name = f"{name}_index"
-        if index_name in table.c:
-            changes[index_name] = ring.index(plain)
+    for name, value in derived_values(ring, table, values).items():
+        if stored[name] != value:
+            changes[name] = value
             report.indexes_recomputed += 1
     return changes

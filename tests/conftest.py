@@ -12,8 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
+from bot.emulator import BotApiEmulator
+from storage.db import Database
 from tests.support import (
+    TEST_KEYRING,
     TEST_TOKEN,
     BotHarness,
     migrated_sqlite_template,
@@ -22,6 +26,8 @@ from tests.support import (
 )
 
 PG_URL = postgres_url(os.environ.get("TEST_DATABASE_URL"))
+#: The user the ``emu`` fixture knows.
+EMU_USER = 1001
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -53,6 +59,14 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A :class:`Database` (with the test key ring) on a fresh database, for repository tests."""
+    database = Database(db_url, keyring=TEST_KEYRING)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
 async def harness(db_url: str) -> AsyncIterator[BotHarness]:
     """The real bot, polling the Bot API emulator, on a fresh database."""
     async with BotHarness(db_url) as h:
@@ -63,3 +77,20 @@ async def harness(db_url: str) -> AsyncIterator[BotHarness]:
 def token() -> str:
     """The token the emulator accepts."""
     return TEST_TOKEN
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotApiEmulator]:
+    """A Bot API emulator with one user, :data:`EMU_USER` ("Siti")."""
+    async with BotApiEmulator() as emulator:
+        emulator.add_user(EMU_USER, "Siti")
+        yield emulator
+
+
+@pytest.fixture
+async def bot(emu: BotApiEmulator) -> AsyncIterator[Bot]:
+    """A python-telegram-bot ``Bot`` talking to ``emu``."""
+    async with Bot(
+        emu.token, base_url=f"{emu.base_url}/bot", base_file_url=f"{emu.base_url}/file/bot"
+    ) as telegram_bot:
+        yield telegram_bot

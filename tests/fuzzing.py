@@ -710,13 +710,14 @@ def submission_problems(sub: Submission, today: date) -> list[str]:
     problems: list[str] = []
     if sub.status not in SubmissionStatus._value2member_map_:
         problems.append(f"status {sub.status!r}")
-    if (sub.status == SubmissionStatus.DRAFT.value) != (sub.submitted_nik is None):
+    if (sub.status == SubmissionStatus.DRAFT.value) != (sub.submitted_nik_index is None):
         problems.append(
-            f"status {sub.status} with submitted_nik set={sub.submitted_nik is not None}"
+            f"status {sub.status} with submitted_nik_index set="
+            f"{sub.submitted_nik_index is not None}"
         )
     if sub.status != SubmissionStatus.DRAFT.value:
-        if sub.submitted_nik != sub.nik:
-            problems.append("submitted_nik differs from nik")
+        if sub.submitted_nik_index != sub.nik_index:
+            problems.append("submitted_nik_index differs from nik_index")
         missing = [
             name
             for name in ("nik", "full_name", "birth_date", "sex", "kecamatan_code", "desa_code")

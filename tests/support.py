@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +90,34 @@ def reset_postgres(url: str) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+@contextlib.asynccontextmanager
+async def empty_database(backend: str, folder: Path, name: str) -> AsyncIterator[str]:
+    """The URL of an empty database of its own, not touched by the shared fixtures.
+
+    ``backend`` is ``"sqlite"`` (a file in ``folder``) or ``"postgresql"`` (database
+    ``<test database>_<name>`` beside ``TEST_DATABASE_URL``'s, created and dropped here; the
+    caller skips when that variable is unset).
+    """
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / f'{name}.sqlite3'}"
+        return
+    from tests.conftest import PG_URL
+
+    assert PG_URL is not None, "skip before asking for a PostgreSQL database"
+    base, _, current = PG_URL.rpartition("/")
+    own = f"{current.split('?')[0]}_{name}"
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{own}"'))
+        await conn.execute(text(f'CREATE DATABASE "{own}"'))
+    try:
+        yield f"{base}/{own}"
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 @dataclass

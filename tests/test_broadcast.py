@@ -39,6 +39,7 @@ from storage.models.broadcast import AudienceKind, RecipientStatus
 from storage.models.coverage import RosterEntry
 from storage.models.registration import Submission, SubmissionStatus
 from storage.repos.broadcast import NotDelivered
+from tests.support import TEST_KEYRING
 
 WITA = 8  # hours ahead of UTC
 
@@ -295,7 +296,7 @@ async def seed_audiences(db: Database) -> None:
 async def test_audience_counts(
     db_url: str, kind: AudienceKind, code: str | None, days: int | None, expected: tuple[int, ...]
 ) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         await seed_audiences(db)
         async with db.transaction() as repo:
@@ -308,7 +309,7 @@ async def test_audience_counts(
 
 
 async def test_rows_are_claimed_once_and_given_back(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     now = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
     try:
         await seed_audiences(db)
@@ -376,7 +377,7 @@ async def test_rows_are_claimed_once_and_given_back(db_url: str) -> None:
 
 
 async def test_the_send_budget_is_shared(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             reserve = repo.broadcasts.reserve_slots

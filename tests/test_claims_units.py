@@ -3,7 +3,6 @@ domain additions it needed, and the claim repository on every configured databas
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -272,13 +271,6 @@ def test_pdf_never_breaks_on_any_text(lines: list[str]) -> None:
 
 
 # --- repository ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    yield database
-    await database.dispose()
 
 
 async def test_cases_and_ticks(db: Database) -> None:

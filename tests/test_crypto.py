@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.crypto import CryptoError, Encrypted, KeyRing, attach, generate_key
+from storage.crypto import INDEX_INFO, CryptoError, Encrypted, KeyRing, attach, generate_key
 
 
 def test_round_trip_and_randomised_ciphertext() -> None:
@@ -90,7 +90,7 @@ async def test_rotation_reencrypts_in_batches_and_recomputes_indexes(tmp_path: P
         meta,
         Column("id", Integer, primary_key=True),
         Column("nik", Encrypted()),
-        Column("nik_index", String(64)),
+        Column("nik_index", String(64), info={INDEX_INFO: ("nik", None)}),
         Column("phone", Encrypted(), nullable=True),
     )
     old = Database(url, keyring=KeyRing.from_text(old_key))

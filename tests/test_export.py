@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from bot.i18n import Catalogs
 from storage.db import Database
 from storage.models import Submission, SubmissionStatus
 from storage.models.facilitator import Facilitator
-from tests.support import TEST_DATA_KEY, TEST_KEYRING, BotHarness
+from tests.support import TEST_DATA_KEY, BotHarness
 from tests.test_admin_seed import (
     NOW,
     TODAY,
@@ -49,13 +49,6 @@ from tests.test_admin_seed import (
 
 EN = Catalogs.load().get("en")
 ID = Catalogs.load().get("id")
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, keyring=TEST_KEYRING)
-    yield database
-    await database.dispose()
 
 
 def read_csv(path: Path) -> list[list[str]]:

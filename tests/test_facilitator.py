@@ -31,7 +31,7 @@ from storage.models import (
     SubmissionAttribution,
     SubmissionStatus,
 )
-from tests.support import ADMIN_ID, BotHarness
+from tests.support import ADMIN_ID, TEST_KEYRING, BotHarness
 
 JUAI = "63.11.01"
 GALUMBANG = next(d.code for d in wilayah.desa_list(JUAI) if d.name == "Galumbang")
@@ -770,7 +770,7 @@ async def test_rejected_registration_is_corrected_and_sent_again(harness: BotHar
     again = (await submissions_by(harness, FAC_A))[0]
     assert (again.id, again.reference) == (sub.id, sub.reference)  # the same row, corrected
     assert again.status == SubmissionStatus.SUBMITTED.value
-    assert again.submitted_nik == NIK_SITI
+    assert again.submitted_nik_index == TEST_KEYRING.index(NIK_SITI)
     assert again.rejection_reason is None
     assert "facilitator.correct" in await audit_actions(harness, FAC_A)
 

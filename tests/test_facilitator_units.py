@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -149,13 +148,6 @@ def test_progress_chart_is_a_png() -> None:
 
 
 # --- storage -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    yield database
-    await database.dispose()
 
 
 async def sent(
@@ -349,7 +341,7 @@ async def test_reopening_a_rejected_registration_keeps_the_nik_unique(db: Databa
         sub.rejection_reason = "data_unclear"
         assert await repo.facilitators.reopen_rejected(sub, now=NOW)
         assert not await repo.facilitators.reopen_rejected(sub, now=NOW)  # only once
-        assert (sub.status, sub.submitted_nik, sub.rejection_reason) == ("draft", None, None)
+        assert (sub.status, sub.submitted_nik_index, sub.rejection_reason) == ("draft", None, None)
         assert await repo.facilitators.count_drafts(user_id=10) == 1
     # Meanwhile someone else sends the same NIK: the corrected one must not be accepted too.
     other = await sent(db, entered_by=20, nik=nik, desa=GALUMBANG, reference="BLG-BBBBB2")

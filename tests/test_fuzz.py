@@ -164,7 +164,7 @@ def test_the_checks_notice_a_corrupted_conversation() -> None:
         status="draft",
         entered_by_user_id=5,
         nik="1234",
-        submitted_nik="1234",
+        submitted_nik_index="1234",
         full_name="siti   aminah",
         phone="0812",
         kecamatan_code="63.11.01",
@@ -186,7 +186,7 @@ def test_the_checks_notice_a_corrupted_conversation() -> None:
     for expected in (
         "unknown state 'reg.nama'",
         "without an own draft",
-        "status draft with submitted_nik set",
+        "status draft with submitted_nik_index set",
         "stored NIK is not a valid NIK",
         "not a tidy valid name",
         "not a valid E.164",

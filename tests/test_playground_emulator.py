@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from telegram import (
@@ -21,21 +20,6 @@ from telegram import (
 from bot.emulator import BotApiEmulator, tiny_png
 
 USER = 1001
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[BotApiEmulator]:
-    async with BotApiEmulator() as emulator:
-        emulator.add_user(USER, "Siti")
-        yield emulator
-
-
-@pytest.fixture
-async def bot(emu: BotApiEmulator) -> AsyncIterator[Bot]:
-    async with Bot(
-        emu.token, base_url=f"{emu.base_url}/bot", base_file_url=f"{emu.base_url}/file/bot"
-    ) as telegram_bot:
-        yield telegram_bot
 
 
 async def test_chat_view_is_json_with_parsed_text_keyboards_files_and_commands(emu, bot):

@@ -36,7 +36,7 @@ from storage.models import (
 )
 from storage.models.broadcast import Broadcast
 from storage.repos.privacy import AUDIT_ERASE, AUDIT_ERASE_SUBMISSION, ErasureOutcome
-from tests.support import BotHarness
+from tests.support import TEST_KEYRING, BotHarness
 
 NIK_SITI = "6311015708850003"  # woman, born 17-08-1985
 NIK_SITI_FIXED = "6311015708850004"  # the same person's NIK with the right serial
@@ -141,7 +141,7 @@ async def add_extras(harness: BotHarness, user_id: int) -> None:
         await repo.session.flush()
         repo.session.add(
             PaymentReminder(
-                nik=NIK_ROSTER,
+                nik_index=TEST_KEYRING.index(NIK_ROSTER),
                 user_id=user_id,
                 kind="due_soon",
                 dedupe_key="due_soon:2026-09-30:3",
@@ -280,7 +280,7 @@ async def test_correcting_a_sent_registration_goes_through_the_same_validation(
     assert "Apa yang mau diubah?" in chat.last_text
     [now_draft] = await owned(harness, 2010)
     assert now_draft.status == SubmissionStatus.DRAFT.value
-    assert now_draft.submitted_nik is None
+    assert now_draft.submitted_nik_index is None
 
     await chat.press("NIK")
     assert "NIK" in chat.last_text
@@ -293,7 +293,7 @@ async def test_correcting_a_sent_registration_goes_through_the_same_validation(
     await chat.press("✅ Kirim")
     [fixed] = await owned(harness, 2010)
     assert fixed.nik == NIK_SITI_FIXED
-    assert fixed.submitted_nik == NIK_SITI_FIXED
+    assert fixed.submitted_nik_index == TEST_KEYRING.index(NIK_SITI_FIXED)
     assert fixed.status == SubmissionStatus.SUBMITTED.value
     assert fixed.reference == sub.reference  # the same registration, not a new one
     audit = await rows(harness, AuditEntry, col(AuditEntry.action) == "privacy.correct")
@@ -340,7 +340,7 @@ async def test_correction_refused_when_the_regency_decided_meanwhile(harness: Bo
     assert "tidak bisa diubah lagi" in chat.last_text
     [still] = await owned(harness, 2012)
     assert still.status == SubmissionStatus.VERIFIED.value
-    assert still.submitted_nik == NIK_SITI
+    assert still.submitted_nik_index == TEST_KEYRING.index(NIK_SITI)
 
 
 # --- /hapusdata -----------------------------------------------------------------------------------------
@@ -412,7 +412,9 @@ async def test_hapusdata_confirm_deletes_and_leaves_only_what_must_stay(
     [consent] = await rows(harness, Consent, col(Consent.subject_user_id) == 2030)
     assert consent.withdrawn_at == harness.clock()
     assert consent.submission_id is None  # the proof stays, the data it covered is gone
-    [roster] = await rows(harness, RosterEntry, col(RosterEntry.nik) == NIK_ROSTER)
+    [roster] = await rows(
+        harness, RosterEntry, col(RosterEntry.nik_index) == TEST_KEYRING.index(NIK_ROSTER)
+    )
     assert roster.telegram_user_id is None
     assert roster.name == "Siti Rahmah"
     assert await rows(harness, PaymentReminder, col(PaymentReminder.user_id) == 2030) == []
@@ -479,7 +481,9 @@ async def test_a_registered_record_is_kept_anonymised(harness: BotHarness) -> No
         "Siti Aminah",
         date(1985, 8, 17),
     )
-    assert kept.submitted_nik == NIK_SITI  # the same person cannot be registered twice
+    assert kept.submitted_nik_index == TEST_KEYRING.index(
+        NIK_SITI
+    )  # the same person cannot be registered twice
     assert kept.phone is None
     assert kept.income_code is None
     assert kept.screening_answers == {}
@@ -518,7 +522,6 @@ async def facilitator_registration(
         )
         if status is not SubmissionStatus.DRAFT:
             sub.status = status.value
-            sub.submitted_nik = NIK_BUDI
             sub.submitted_at = now
             sub.rejection_reason = "The data did not match" if status.value == "rejected" else None
             repo.session.add(sub)

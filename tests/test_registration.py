@@ -15,7 +15,7 @@ from bot.domain import wilayah
 from bot.emulator import ChatClient
 from bot.settings import Settings
 from storage.models import Submission
-from tests.support import BotHarness
+from tests.support import TEST_KEYRING, BotHarness
 
 NIK_SITI = "6311015708850003"  # woman, born 17-08-1985, first issued in Juai
 NIK_BUDI = "6311011708850002"  # man, born 17-08-1985
@@ -174,7 +174,7 @@ async def test_pekerja_rentan_candidate_registers_start_to_finish(harness: BotHa
     sub = await submitted_of(harness, 101)
     assert sub.reference == reference.group(0)
     assert sub.status == "submitted"
-    assert (sub.nik, sub.submitted_nik) == (NIK_SITI, NIK_SITI)
+    assert (sub.nik, sub.submitted_nik_index) == (NIK_SITI, TEST_KEYRING.index(NIK_SITI))
     assert sub.full_name == "Siti Aminah"
     assert sub.birth_date == date(1985, 8, 17)
     assert sub.sex == "female"

@@ -41,6 +41,16 @@ USER = {NIK_SELF: 5001, NIK_LATE: 5002, NIK_APBD: 5003, NIK_LAPSED: 5004, NIK_UN
 WITA_OFFSET = timedelta(hours=8)
 
 
+def nik_of(reminder: PaymentReminder) -> str:
+    """The NIK of a reminder row (stored as its blind index)."""
+    by_index = {
+        TEST_KEYRING.index(value): value
+        for name, value in globals().items()
+        if name.startswith("NIK_") and isinstance(value, str)
+    }
+    return by_index[reminder.nik_index]
+
+
 def wita(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """An aware UTC datetime for a WITA wall-clock time."""
     return datetime(year, month, day, hour, minute, tzinfo=UTC) - WITA_OFFSET
@@ -69,7 +79,7 @@ async def reminders(db: Database, nik: str | None = None) -> list[PaymentReminde
     async with db.transaction() as repo:
         stmt = select(PaymentReminder).order_by(col(PaymentReminder.due_at))
         if nik is not None:
-            stmt = stmt.where(col(PaymentReminder.nik) == nik)
+            stmt = stmt.where(col(PaymentReminder.nik_index) == TEST_KEYRING.index(nik))
         return list((await repo.session.exec(stmt)).all())
 
 
@@ -129,7 +139,7 @@ async def test_planning_for_each_case(harness: BotHarness, tmp_path: Path) -> No
     assert report.planned == len(rows)
 
     def summary(nik: str) -> list[tuple[str, int, datetime]]:
-        return [(r.kind, r.kind_offset, r.due_at) for r in rows if r.nik == nik]
+        return [(r.kind, r.kind_offset, r.due_at) for r in rows if nik_of(r) == nik]
 
     # Self-payer paid until 5 Dec: 14 days before (today, 09:00), 3 days before, then monthly.
     assert summary(NIK_SELF) == [
@@ -149,9 +159,9 @@ async def test_planning_for_each_case(harness: BotHarness, tmp_path: Path) -> No
     # Nonaktif already, or nothing paid yet: nothing to remind of.
     assert summary(NIK_LAPSED) == []
     assert summary(NIK_UNPAID) == []
-    assert {r.user_id for r in rows if r.nik == NIK_SELF} == {USER[NIK_SELF]}
+    assert {r.user_id for r in rows if nik_of(r) == NIK_SELF} == {USER[NIK_SELF]}
     assert all(r.status == "pending" for r in rows)
-    assert {r.dedupe_key for r in rows if r.nik == NIK_LATE} == {
+    assert {r.dedupe_key for r in rows if nik_of(r) == NIK_LATE} == {
         "unpaid_month:2026-09-30:2",
         "unpaid_month:2026-09-30:3",
     }
@@ -205,7 +215,7 @@ async def test_due_reminders_are_sent_once_with_the_right_text(
     # Nothing else is due today: a second pass sends nothing.
     assert (await run_once(services)).sent == 0
     assert len(reminder_texts(harness, USER[NIK_SELF])) == 1
-    statuses = {(r.nik, r.kind_offset): r.status for r in await reminders(harness.db)}
+    statuses = {(nik_of(r), r.kind_offset): r.status for r in await reminders(harness.db)}
     assert statuses[(NIK_SELF, 14)] == "sent"
     assert statuses[(NIK_SELF, 3)] == "pending"
 
@@ -361,7 +371,7 @@ async def test_interrupted_claims_are_never_sent_again(
         # A process claimed this reminder and died before finishing it.
         await repo.session.exec(
             update(PaymentReminder)
-            .where(col(PaymentReminder.nik) == NIK_SELF)
+            .where(col(PaymentReminder.nik_index) == TEST_KEYRING.index(NIK_SELF))
             .where(col(PaymentReminder.kind_offset) == 14)
             .values(status=ReminderStatus.SENDING.value, claimed_at=now - timedelta(minutes=11))
         )
@@ -383,7 +393,7 @@ async def test_a_reminder_whose_time_has_passed_expires(
     assert (report.expired, report.sent) == (3, 0)
     assert reminder_texts(harness, USER[NIK_SELF]) == []
     expired = {
-        (r.nik, r.kind_offset) for r in await reminders(harness.db) if r.status == "expired"
+        (nik_of(r), r.kind_offset) for r in await reminders(harness.db) if r.status == "expired"
     }
     assert expired == {(NIK_SELF, 14), (NIK_SELF, 3), (NIK_LATE, 2)}
 

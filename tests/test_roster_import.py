@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -34,7 +34,7 @@ from storage.db import Database
 from storage.models.core import AuditEntry
 from storage.models.coverage import ImportStatus, ImportVia, RosterEntry, RosterImport
 from storage.repos.coverage import CoverageRepository
-from tests.support import ADMIN_ID, TEST_DATA_KEY, TEST_KEYRING, BotHarness
+from tests.support import ADMIN_ID, TEST_DATA_KEY, BotHarness
 
 HEADER = "nik,nama,kpj,program,pembayar,mulai,dibayar_sampai,tanggal_lahir"
 GOOD = [
@@ -67,13 +67,6 @@ async def _entries(db: Database) -> dict[str, RosterEntry]:
     async with db.transaction() as repo:
         rows = (await repo.session.exec(select(RosterEntry))).all()
     return {row.nik: row for row in rows}
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, keyring=TEST_KEYRING)
-    yield database
-    await database.dispose()
 
 
 # --- the import service -----------------------------------------------------------------------------
@@ -489,7 +482,9 @@ async def test_a_worker_sending_a_file_gets_the_fallback(harness: BotHarness) ->
         imports = (await repo.session.exec(select(func.count()).select_from(RosterImport))).one()
         entries = (
             await repo.session.exec(
-                select(func.count()).select_from(RosterEntry).where(col(RosterEntry.nik) != "")
+                select(func.count())
+                .select_from(RosterEntry)
+                .where(col(RosterEntry.nik_index) != "")
             )
         ).one()
     assert (imports, entries) == (0, 0)

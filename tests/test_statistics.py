@@ -6,10 +6,8 @@ from __future__ import annotations
 import ast
 import inspect
 import struct
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,18 +29,11 @@ from bot.statistics import (
 from handlers.admin import load_overview
 from storage.db import Database
 from storage.repos.admin import COVERAGE_STATES
-from tests.support import TEST_KEYRING, BotHarness
+from tests.support import BotHarness
 from tests.test_admin_seed import TODAY, Person, make_nik, roster_row, seed_people, seed_roster
 
 ID = Catalogs.load().get("id")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, keyring=TEST_KEYRING)
-    yield database
-    await database.dispose()
 
 
 # --- pure rules ----------------------------------------------------------------------------------

@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401 - every table on the metadata
 from storage.db import Database
 from storage.models import Role
+from tests.conftest import PG_URL
+from tests.support import TEST_KEYRING, empty_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def migrated_only_url(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+async def migrated_only_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database built by the migrations alone (the shared fixtures also create unmigrated tables)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
-        return
-    from tests.conftest import PG_URL
-
-    if PG_URL is None:
+    if request.param == "postgresql" and PG_URL is None:
         pytest.skip("TEST_DATABASE_URL is not set")
-    base, _, name = PG_URL.rpartition("/")
-    check_db = f"{name.split('?')[0]}_migration_check"
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{check_db}"'))
-        await conn.execute(text(f'CREATE DATABASE "{check_db}"'))
-    yield f"{base}/{check_db}"
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{check_db}"'))
-    await admin.dispose()
+    async with empty_database(request.param, tmp_path, "migration_check") as url:
+        yield url
 
 
 async def test_migrations_match_the_models(migrated_only_url: str) -> None:
@@ -65,7 +55,7 @@ async def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
 
 
 async def test_transaction_commits_or_rolls_back(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             await repo.users.touch(user_id=1, language="id")
@@ -85,7 +75,7 @@ async def test_transaction_commits_or_rolls_back(db_url: str) -> None:
 
 
 async def test_user_roles_and_language(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             user = await repo.users.touch(user_id=7, language="en")
@@ -104,7 +94,7 @@ async def test_user_roles_and_language(db_url: str) -> None:
 
 
 async def test_conversation_state_and_version(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             conv = await repo.conversations.lock(5)
@@ -118,7 +108,7 @@ async def test_conversation_state_and_version(db_url: str) -> None:
 
 
 async def test_processed_updates_keep_replies_until_confirmed(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             await repo.updates.record(update_id=10, chat_id=1, replies=[{"method": "sendMessage"}])
@@ -142,7 +132,7 @@ async def test_processed_updates_keep_replies_until_confirmed(db_url: str) -> No
 
 
 async def test_audit_log_newest_first(db_url: str) -> None:
-    db = Database(db_url)
+    db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
             await repo.audit.record(actor_id=1, action="first")

@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import Encrypted
 from storage.types import UTCDateTime, utcnow
 
 
@@ -92,12 +93,12 @@ class ClaimHelpRequest(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("claim_cases.id"), nullable=True)
     )
     #: The Telegram display name of the requester (what a facilitator asks for on the phone).
-    requester_name: str | None = Field(default=None, sa_type=String(128))
+    requester_name: str | None = Field(default=None, sa_type=Encrypted)
     #: The requester's relationship to the deceased (a ``ClaimantType`` code).
     claimant: str | None = Field(default=None, sa_type=String(16))
     kecamatan_code: str = Field(sa_type=String(16))
     desa_code: str = Field(sa_type=String(20))
-    phone: str | None = Field(default=None, sa_type=String(20))
+    phone: str | None = Field(default=None, sa_type=Encrypted)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     handled_by: int | None = Field(default=None, sa_type=BigInteger)

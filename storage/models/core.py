@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import EncryptedJSON
 from storage.types import UTCDateTime, utcnow
 
 
@@ -45,7 +46,10 @@ class Conversation(SQLModel, table=True):
 
     user_id: int = Field(sa_type=BigInteger, primary_key=True)
     state: str | None = Field(default=None, max_length=64)
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: Encrypted: scratch answers may hold a NIK typed for a lookup.
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     version: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -63,7 +67,8 @@ class ProcessedUpdate(SQLModel, table=True):
     update_id: int = Field(sa_type=BigInteger, primary_key=True)
     chat_id: int | None = Field(default=None, sa_type=BigInteger)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    replies: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    #: Encrypted: replies quote the person's own data back to them.
+    replies: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(EncryptedJSON))
     sent: bool = False
 
 

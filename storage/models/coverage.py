@@ -1,9 +1,12 @@
 """Tables of the coverage feature: the participant roster, its imports, payment reminders and the
 failed NIK + birth-date lookups behind the lookup rate limit.
 
-The roster is keyed by NIK: an import upserts each row by NIK, so loading the same file twice
-changes nothing. Reminders are rows with a unique ``(nik, dedupe_key)``, so planning the same
-period again never creates a second copy and a key once sent is never sent again.
+The roster is keyed by the NIK's blind index (the NIK itself, the name, KPJ and birth date are
+stored encrypted, see ``storage.crypto``): an import upserts each row by that index, so loading the
+same file twice changes nothing. ``nik_region`` keeps the NIK's first six digits (the kecamatan that
+issued it, not a personal datum) for statistics of participants the bot has no submission for.
+Reminders are rows with a unique ``(nik_index, dedupe_key)``, so planning the same period again never
+creates a second copy and a key once sent is never sent again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,19 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import (
+    INDEX_LENGTH,
+    PREFIX_INFO,
+    Encrypted,
+    EncryptedDate,
+    birth_date_token,
+    blind_index_field,
+    maintain_derived_columns,
+)
 from storage.types import UTCDateTime, utcnow
+
+#: Digits of a NIK naming the kecamatan that issued it (province, regency, kecamatan).
+NIK_REGION_LENGTH = 6
 
 
 class ImportStatus(StrEnum):
@@ -72,9 +87,16 @@ class RosterEntry(SQLModel, table=True):
 
     __tablename__ = "roster_entries"
 
-    nik: str = Field(sa_type=String(16), primary_key=True)
-    name: str = Field(sa_type=String(200))
-    kpj: str | None = Field(default=None, sa_type=String(16))
+    #: Blind index of ``nik`` (maintained on ORM flush; Core writers set it themselves).
+    nik_index: str = blind_index_field("nik", primary_key=True)
+    nik: str = Field(sa_type=Encrypted, nullable=False)
+    #: The NIK's first six digits: the kecamatan that first issued it.
+    nik_region: str = Field(
+        sa_type=String(NIK_REGION_LENGTH),
+        sa_column_kwargs={"info": {PREFIX_INFO: ("nik", NIK_REGION_LENGTH)}},
+    )
+    name: str = Field(sa_type=Encrypted, nullable=False)
+    kpj: str | None = Field(default=None, sa_type=Encrypted)
     #: Programme codes (``bot.domain.roster.Programme``), sorted and comma-separated: "jkk,jkm".
     programmes: str = Field(sa_type=String(32))
     #: ``bot.domain.coverage.Payer`` value.
@@ -82,7 +104,9 @@ class RosterEntry(SQLModel, table=True):
     coverage_start: date
     #: Last day covered by iuran; None when no payment is recorded.
     paid_until: date | None = None
-    birth_date: date | None = None
+    birth_date: date | None = Field(default=None, sa_type=EncryptedDate)
+    #: Blind index of ``birth_date`` (duplicate checks).
+    birth_index: str | None = blind_index_field("birth_date", to_text=birth_date_token)
     #: The Telegram account this participant is linked to (they confirmed it is them).
     telegram_user_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     #: The import that last inserted or changed this row.
@@ -92,20 +116,27 @@ class RosterEntry(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+maintain_derived_columns(RosterEntry)
+
+
 class PaymentReminder(SQLModel, table=True):
     """One planned payment reminder for a linked participant."""
 
     __tablename__ = "payment_reminders"
     __table_args__ = (
-        UniqueConstraint("nik", "dedupe_key", name="uq_payment_reminders_nik_key"),
+        UniqueConstraint("nik_index", "dedupe_key", name="uq_payment_reminders_nik_key"),
         Index("ix_payment_reminders_status_due", "status", "due_at"),
         Index("ix_payment_reminders_user_status", "user_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    nik: str = Field(
+    #: The participant (their roster row's ``nik_index``).
+    nik_index: str = Field(
         sa_column=Column(
-            String(16), ForeignKey("roster_entries.nik", ondelete="CASCADE"), nullable=False
+            String(INDEX_LENGTH),
+            # ON UPDATE: a rotation of the blind-index key rewrites the roster's keys.
+            ForeignKey("roster_entries.nik_index", ondelete="CASCADE", onupdate="CASCADE"),
+            nullable=False,
         )
     )
     #: The linked Telegram account when it was planned; checked again before sending.

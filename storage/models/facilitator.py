@@ -21,6 +21,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import Encrypted
 from storage.types import UTCDateTime, utcnow
 
 
@@ -46,9 +47,9 @@ class Facilitator(SQLModel, table=True):
     __tablename__ = "facilitators"
 
     user_id: int = Field(sa_type=BigInteger, primary_key=True)
-    full_name: str = Field(sa_type=String(200))
+    full_name: str = Field(sa_type=Encrypted, nullable=False)
     #: E.164 mobile number the facilitator confirmed when accepting the invitation.
-    phone: str = Field(sa_type=String(20))
+    phone: str = Field(sa_type=Encrypted, nullable=False)
     #: The invitation they accepted last.
     invitation_id: int | None = Field(
         default=None,

@@ -6,6 +6,12 @@ or two facilitators may sit with the same resident); a submitted one may not: on
 copied into ``submitted_nik``, a nullable column with a UNIQUE constraint, so the database itself
 refuses a second non-draft submission for the same NIK even when two arrive at the same instant
 (PostgreSQL and SQLite both allow many NULLs in a unique column).
+
+Personal answers (NIK, name, birth date, phone, KPJ) are stored encrypted (``storage.crypto``).
+Exact lookups use blind indexes kept in step on every ORM flush: ``nik_index`` (the NIK),
+``birth_index`` (the birth date) and ``submitted_nik_index`` (the NIK's index while the submission is
+out of the draft state, else NULL) — the unique column above. Code writing with Core ``UPDATE``
+statements sets them itself.
 """
 
 from __future__ import annotations
@@ -17,6 +23,15 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import (
+    INDEX_COPY_INFO,
+    INDEX_LENGTH,
+    Encrypted,
+    EncryptedDate,
+    birth_date_token,
+    blind_index_field,
+    maintain_derived_columns,
+)
 from storage.types import UTCDateTime, utcnow
 
 
@@ -71,15 +86,26 @@ class Submission(SQLModel, table=True):
     entered_by_role: str = Field(default=EntryRole.SELF.value, sa_type=String(16))
 
     # -- answers (None until given) ----------------------------------------------------------------
-    nik: str | None = Field(default=None, sa_type=String(16), index=True)
-    #: The NIK again, set only when the submission leaves the draft state (unique: see above).
-    submitted_nik: str | None = Field(
-        default=None, sa_column=Column(String(16), unique=True, nullable=True)
+    nik: str | None = Field(default=None, sa_type=Encrypted)
+    #: Blind index of ``nik`` (maintained on flush).
+    nik_index: str | None = blind_index_field("nik")
+    #: ``nik_index`` again, set only while the submission is out of the draft state (unique: see
+    #: above; maintained on flush).
+    submitted_nik_index: str | None = Field(
+        default=None,
+        sa_column=Column(
+            String(INDEX_LENGTH),
+            unique=True,
+            nullable=True,
+            info={INDEX_COPY_INFO: ("nik_index", "status", SubmissionStatus.DRAFT.value)},
+        ),
     )
-    full_name: str | None = Field(default=None, sa_type=String(200))
-    birth_date: date | None = None
+    full_name: str | None = Field(default=None, sa_type=Encrypted)
+    birth_date: date | None = Field(default=None, sa_type=EncryptedDate)
+    #: Blind index of ``birth_date`` (duplicate checks; maintained on flush).
+    birth_index: str | None = blind_index_field("birth_date", to_text=birth_date_token)
     sex: str | None = Field(default=None, sa_type=String(8))
-    phone: str | None = Field(default=None, sa_type=String(20))
+    phone: str | None = Field(default=None, sa_type=Encrypted)
     kecamatan_code: str | None = Field(default=None, sa_type=String(16))
     desa_code: str | None = Field(default=None, sa_type=String(20), index=True)
     occupation_code: str | None = Field(default=None, sa_type=String(32))
@@ -116,7 +142,7 @@ class Submission(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rejection_reason: str | None = Field(default=None, sa_type=String(500))
     #: BPJS Ketenagakerjaan membership number, from the matching result once registered.
-    kpj: str | None = Field(default=None, sa_type=String(32))
+    kpj: str | None = Field(default=None, sa_type=Encrypted)
 
     @property
     def is_draft(self) -> bool:
@@ -128,6 +154,9 @@ class Submission(SQLModel, table=True):
         return f"Submission(id={self.id}, reference={self.reference}, status={self.status})"
 
     __str__ = __repr__
+
+
+maintain_derived_columns(Submission)
 
 
 class Consent(SQLModel, table=True):

@@ -45,7 +45,6 @@ REGISTRATION_STATUSES = (
     SubmissionStatus.VERIFIED.value,
     SubmissionStatus.REGISTERED.value,
 )
-_NIK_PREFIX_LENGTH = 6
 
 
 def _rowcount(result: Any) -> int:
@@ -128,10 +127,6 @@ class MatchApplication:
 def _select(*columns: Any) -> Any:
     # sqlmodel's select() is typed for at most four columns; wide report rows go through here.
     return select(*columns)
-
-
-def _nik_prefix(column: Any) -> Any:
-    return func.substr(column, 1, _NIK_PREFIX_LENGTH)
 
 
 def coverage_state_expression(window: CoverageWindow) -> Any:
@@ -221,10 +216,11 @@ class AdminRepository(Repository):
         """``(reference, name, nik)`` of everyone else born on ``birth_date``.
 
         Sent submissions (any status but draft) and roster participants (reference None); the
-        caller compares the names. Equality on the date keeps this a small result.
+        caller compares the names. Equality on the date's blind index keeps this a small result.
         """
+        born = self.birth_index(birth_date)
         subs = select(Submission.reference, Submission.full_name, Submission.nik).where(
-            col(Submission.birth_date) == birth_date,
+            col(Submission.birth_index) == born,
             col(Submission.status) != SubmissionStatus.DRAFT.value,
             col(Submission.full_name).is_not(None),
             col(Submission.nik).is_not(None),
@@ -236,14 +232,14 @@ class AdminRepository(Repository):
             for ref, name, nik in (await self.session.exec(subs)).all()
         ]
         roster = select(RosterEntry.name, RosterEntry.nik).where(
-            col(RosterEntry.birth_date) == birth_date
+            col(RosterEntry.birth_index) == born
         )
         found.extend((None, name, nik) for name, nik in (await self.session.exec(roster)).all())
         return found
 
     async def on_roster(self, nik: str) -> bool:
         """True when ``nik`` is on the participant roster."""
-        return await self.session.get(RosterEntry, nik) is not None
+        return await self.session.get(RosterEntry, self.nik_index(nik)) is not None
 
     # -- matching with BPJS / Disdukcapil -------------------------------------------------------------
     async def count_verified(self) -> int:
@@ -360,11 +356,11 @@ class AdminRepository(Repository):
         flt: RosterFilter,
         window: CoverageWindow,
         *,
-        after_nik: str,
+        after_index: str,
         limit: int,
         kecamatan_prefix: str | None = None,
     ) -> Sequence[Any]:
-        """One page of roster rows matching ``flt``, by NIK after ``after_nik``.
+        """One page of roster rows matching ``flt``, by NIK blind index after ``after_index``.
 
         Each row carries the participant's residence from their submission (when the bot has
         one) and the coverage ``state`` on ``window.today``.
@@ -372,15 +368,17 @@ class AdminRepository(Repository):
         Args:
             flt: The filter.
             window: Dates deciding the coverage state.
-            after_nik: Keyset cursor ("" for the first page).
+            after_index: Keyset cursor: the ``nik_index`` of the last row ("" for the first page).
+                Rows come in blind-index order (stable, unrelated to the NIKs' order).
             limit: Page size.
             kecamatan_prefix: The six NIK digits of ``flt.kecamatan_code`` (rows without a
-                submission are placed by the kecamatan that first issued the NIK).
+                submission are placed by the kecamatan that first issued the NIK, ``nik_region``).
         """
         sub = aliased(Submission)
         state = coverage_state_expression(window).label("state")
         stmt = (
             _select(
+                RosterEntry.nik_index,
                 RosterEntry.nik,
                 RosterEntry.name,
                 RosterEntry.kpj,
@@ -395,11 +393,11 @@ class AdminRepository(Repository):
                 RosterEntry.telegram_user_id,
             )
             .select_from(RosterEntry)
-            .outerjoin(sub, col(sub.submitted_nik) == col(RosterEntry.nik))
+            .outerjoin(sub, col(sub.submitted_nik_index) == col(RosterEntry.nik_index))
         )
         if flt.kecamatan_code is not None:
             placed_by_nik = and_(
-                col(sub.id).is_(None), _nik_prefix(col(RosterEntry.nik)) == kecamatan_prefix
+                col(sub.id).is_(None), col(RosterEntry.nik_region) == kecamatan_prefix
             )
             stmt = stmt.where(or_(col(sub.kecamatan_code) == flt.kecamatan_code, placed_by_nik))
         if flt.desa_code is not None:
@@ -411,8 +409,8 @@ class AdminRepository(Repository):
         if flt.start_until is not None:
             stmt = stmt.where(col(RosterEntry.coverage_start) <= flt.start_until)
         stmt = (
-            stmt.where(col(RosterEntry.nik) > after_nik)
-            .order_by(col(RosterEntry.nik))
+            stmt.where(col(RosterEntry.nik_index) > after_index)
+            .order_by(col(RosterEntry.nik_index))
             .limit(limit)
         )
         return (await self.session.exec(stmt)).all()
@@ -467,7 +465,7 @@ class AdminRepository(Repository):
         """
         sub = aliased(Submission)
         state = coverage_state_expression(window)
-        prefix = case((col(sub.id).is_(None), _nik_prefix(col(RosterEntry.nik))), else_=None)
+        prefix = case((col(sub.id).is_(None), col(RosterEntry.nik_region)), else_=None)
         stmt = (
             _select(
                 sub.kecamatan_code,
@@ -478,7 +476,7 @@ class AdminRepository(Repository):
                 func.count(),
             )
             .select_from(RosterEntry)
-            .outerjoin(sub, col(sub.submitted_nik) == col(RosterEntry.nik))
+            .outerjoin(sub, col(sub.submitted_nik_index) == col(RosterEntry.nik_index))
             .group_by(
                 col(sub.kecamatan_code), col(sub.desa_code), prefix, col(RosterEntry.payer), state
             )
@@ -534,7 +532,9 @@ class AdminRepository(Repository):
         Args:
             payer: A ``bot.domain.tariffs.Payer`` value, e.g. ``"apbd"``.
         """
-        on_roster = exists().where(col(RosterEntry.nik) == col(Submission.submitted_nik))
+        on_roster = exists().where(
+            col(RosterEntry.nik_index) == col(Submission.submitted_nik_index)
+        )
         stmt = select(func.count()).where(
             col(Submission.status).in_(
                 (SubmissionStatus.SUBMITTED.value, SubmissionStatus.VERIFIED.value)

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from storage.crypto import derived_values
 from storage.models.core import User
 from storage.models.coverage import (
     ImportStatus,
@@ -100,42 +101,60 @@ class CoverageRepository(_DialectRepository):
 
     # -- entries --------------------------------------------------------------------------------------
     async def existing_entries(self, niks: Collection[str]) -> dict[str, RosterValues]:
-        """The stored values (:data:`ROSTER_DATA_COLUMNS`) of those ``niks`` already on the roster."""
+        """The stored values (:data:`ROSTER_DATA_COLUMNS`) of those ``niks`` already on the roster.
+
+        Keyed by NIK; found by blind index and decrypted.
+        """
         if not niks:
             return {}
+        by_index = {self.nik_index(nik): nik for nik in niks}
         columns = [getattr(RosterEntry, name) for name in ROSTER_DATA_COLUMNS]
-        stmt = select(col(RosterEntry.nik), *columns).where(col(RosterEntry.nik).in_(list(niks)))
+        stmt = select(col(RosterEntry.nik_index), *columns).where(
+            col(RosterEntry.nik_index).in_(list(by_index))
+        )
         rows = (await self.session.exec(stmt)).all()
-        return {row[0]: tuple(row[1:]) for row in rows}
+        return {by_index[row[0]]: tuple(row[1:]) for row in rows}
 
     async def upsert_entries(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert or update roster rows by NIK in one statement.
 
         Each mapping holds ``nik``, the :data:`ROSTER_DATA_COLUMNS`, ``import_id`` and
         ``updated_at``; a row's Telegram link is kept. NIKs must be unique within ``rows``
-        (PostgreSQL refuses to update one row twice in a statement).
+        (PostgreSQL refuses to update one row twice in a statement). The blind indexes and
+        ``nik_region`` are added here; the personal columns are encrypted as they are bound.
         """
         if not rows:
             return
+        table = sa_inspect(RosterEntry).local_table
+        ring = self._ring()
+        # In key order: the primary key is a hash, and B-tree inserts in order touch fewer pages.
+        params = sorted(
+            ({**row, **derived_values(ring, table, row)} for row in rows),
+            key=lambda row: row["nik_index"],
+        )
         # One statement compiled once and run as an executemany: a VALUES list of a thousand rows
         # would be compiled anew for every batch, which costs more than the write itself.
-        stmt = self._insert(sa_inspect(RosterEntry).local_table)
-        keep = {*ROSTER_DATA_COLUMNS, "import_id", "updated_at"}
+        stmt = self._insert(table)
+        keep = {*ROSTER_DATA_COLUMNS, "birth_index", "import_id", "updated_at"}
         stmt = stmt.on_conflict_do_update(
-            index_elements=["nik"], set_={name: stmt.excluded[name] for name in keep}
+            index_elements=["nik_index"], set_={name: stmt.excluded[name] for name in keep}
         )
-        await self.session.exec(stmt, params=list(rows))
+        await self.session.exec(stmt, params=params)
 
     async def get_entry(self, nik: str) -> RosterEntry | None:
         """The roster row of ``nik``, or None."""
-        return await self.session.get(RosterEntry, nik)
+        return await self.session.get(RosterEntry, self.nik_index(nik))
+
+    async def get_entry_by_index(self, nik_index: str) -> RosterEntry | None:
+        """The roster row whose NIK has this blind index (a reminder's ``nik_index``), or None."""
+        return await self.session.get(RosterEntry, nik_index)
 
     async def entries_linked_to(self, user_id: int) -> Sequence[RosterEntry]:
         """Roster rows linked to this Telegram account."""
         stmt = (
             select(RosterEntry)
             .where(col(RosterEntry.telegram_user_id) == user_id)
-            .order_by(col(RosterEntry.nik))
+            .order_by(col(RosterEntry.nik_index))
         )
         return (await self.session.exec(stmt)).all()
 
@@ -144,9 +163,10 @@ class CoverageRepository(_DialectRepository):
 
         A user holds one link at a time: linking another row releases the previous one.
         """
+        index = self.nik_index(nik)
         result = await self.session.exec(
             update(RosterEntry)
-            .where(col(RosterEntry.nik) == nik)
+            .where(col(RosterEntry.nik_index) == index)
             .where(
                 or_(
                     col(RosterEntry.telegram_user_id).is_(None),
@@ -160,7 +180,7 @@ class CoverageRepository(_DialectRepository):
         await self.session.exec(
             update(RosterEntry)
             .where(col(RosterEntry.telegram_user_id) == user_id)
-            .where(col(RosterEntry.nik) != nik)
+            .where(col(RosterEntry.nik_index) != index)
             .values(telegram_user_id=None, updated_at=now)
         )
         return True
@@ -173,7 +193,7 @@ class CoverageRepository(_DialectRepository):
         other = aliased(RosterEntry)
         owner = (
             select(Submission.owner_user_id)
-            .where(col(Submission.submitted_nik) == col(RosterEntry.nik))
+            .where(col(Submission.submitted_nik_index) == col(RosterEntry.nik_index))
             .limit(1)
             .scalar_subquery()
         )
@@ -181,7 +201,7 @@ class CoverageRepository(_DialectRepository):
             col(other.telegram_user_id) == col(Submission.owner_user_id)
         )
         registered_here = exists().where(
-            col(Submission.submitted_nik) == col(RosterEntry.nik),
+            col(Submission.submitted_nik_index) == col(RosterEntry.nik_index),
             col(Submission.owner_user_id).is_not(None),
             ~owner_has_link,
         )
@@ -194,11 +214,11 @@ class CoverageRepository(_DialectRepository):
         return _rowcount(result)
 
     async def linked_entries_page(self, *, after: str | None, limit: int) -> Sequence[RosterEntry]:
-        """Linked roster rows in NIK order, ``limit`` at a time after NIK ``after``."""
+        """Linked roster rows in blind-index order, ``limit`` at a time after index ``after``."""
         stmt = select(RosterEntry).where(col(RosterEntry.telegram_user_id).is_not(None))
         if after is not None:
-            stmt = stmt.where(col(RosterEntry.nik) > after)
-        stmt = stmt.order_by(col(RosterEntry.nik)).limit(limit)
+            stmt = stmt.where(col(RosterEntry.nik_index) > after)
+        stmt = stmt.order_by(col(RosterEntry.nik_index)).limit(limit)
         return (await self.session.exec(stmt)).all()
 
     async def count_entries(self) -> int:
@@ -233,7 +253,7 @@ class ReminderRepository(_DialectRepository):
     """Planned payment reminders and the users' opt-out."""
 
     async def add_planned(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store planned reminders, skipping any ``(nik, dedupe_key)`` already stored.
+        """Store planned reminders, skipping any ``(nik_index, dedupe_key)`` already stored.
 
         Returns:
             How many were new.
@@ -244,7 +264,7 @@ class ReminderRepository(_DialectRepository):
         for start in range(0, len(rows), PLANNED_ROWS_PER_STATEMENT):
             chunk = list(rows[start : start + PLANNED_ROWS_PER_STATEMENT])
             stmt = self._insert(PaymentReminder).values(chunk)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["nik", "dedupe_key"])
+            stmt = stmt.on_conflict_do_nothing(index_elements=["nik_index", "dedupe_key"])
             added += _rowcount(await self.session.exec(stmt))
         return added
 
@@ -256,7 +276,7 @@ class ReminderRepository(_DialectRepository):
         """
         still_valid = exists().where(
             and_(
-                col(RosterEntry.nik) == col(PaymentReminder.nik),
+                col(RosterEntry.nik_index) == col(PaymentReminder.nik_index),
                 col(RosterEntry.paid_until) == col(PaymentReminder.paid_until),
                 col(RosterEntry.telegram_user_id) == col(PaymentReminder.user_id),
             )
@@ -349,7 +369,7 @@ class ReminderRepository(_DialectRepository):
         """Every reminder row of one participant, oldest first (admin views and tests)."""
         stmt = (
             select(PaymentReminder)
-            .where(col(PaymentReminder.nik) == nik)
+            .where(col(PaymentReminder.nik_index) == self.nik_index(nik))
             .order_by(col(PaymentReminder.due_at), col(PaymentReminder.id))
         )
         return (await self.session.exec(stmt)).all()

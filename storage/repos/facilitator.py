@@ -102,7 +102,7 @@ class DesaCounts:
 
 def _protected(window: CoverageWindow) -> Any:
     return and_(
-        col(RosterEntry.nik).is_not(None),
+        col(RosterEntry.nik_index).is_not(None),
         col(RosterEntry.coverage_start) <= window.today,
         col(RosterEntry.paid_until).is_not(None),
         col(RosterEntry.paid_until) >= window.protected_from,
@@ -331,7 +331,9 @@ class FacilitatorRepository(Repository):
         """Sent submissions in ``scope`` passing ``flt``, newest entered first."""
         stmt = (
             select(Submission, RosterEntry)
-            .outerjoin(RosterEntry, col(RosterEntry.nik) == col(Submission.submitted_nik))
+            .outerjoin(
+                RosterEntry, col(RosterEntry.nik_index) == col(Submission.submitted_nik_index)
+            )
             .where(*self._resident_filters(scope, flt, window))
             .order_by(col(Submission.created_at).desc(), col(Submission.id).desc())
             .offset(offset)
@@ -346,7 +348,9 @@ class FacilitatorRepository(Repository):
         stmt = (
             select(func.count())
             .select_from(Submission)
-            .outerjoin(RosterEntry, col(RosterEntry.nik) == col(Submission.submitted_nik))
+            .outerjoin(
+                RosterEntry, col(RosterEntry.nik_index) == col(Submission.submitted_nik_index)
+            )
             .where(*self._resident_filters(scope, flt, window))
         )
         return int((await self.session.exec(stmt)).one())
@@ -357,8 +361,8 @@ class FacilitatorRepository(Repository):
         if sub is None:
             return None
         entry = (
-            await self.session.get(RosterEntry, sub.submitted_nik)
-            if sub.submitted_nik is not None
+            await self.session.get(RosterEntry, sub.submitted_nik_index)
+            if sub.submitted_nik_index is not None
             else None
         )
         return ResidentRow(sub, entry)
@@ -391,7 +395,7 @@ class FacilitatorRepository(Repository):
         """Turn a rejected submission back into a draft so it can be corrected and sent again.
 
         The row keeps its reference, its consent and its history (the audit log holds the
-        rejection). ``submitted_nik`` is cleared — it is set only while a submission is out of the
+        rejection). ``submitted_nik_index`` is cleared — it is set only while a submission is out of the
         draft state — so the unique-NIK rule decides again, at the next submit, like for any
         draft. The update only touches a row that is still rejected.
         """
@@ -401,7 +405,7 @@ class FacilitatorRepository(Repository):
             .where(col(Submission.status) == SubmissionStatus.REJECTED.value)
             .values(
                 status=SubmissionStatus.DRAFT.value,
-                submitted_nik=None,
+                submitted_nik_index=None,
                 rejection_reason=None,
                 updated_at=now,
             )
@@ -430,7 +434,7 @@ class FacilitatorRepository(Repository):
         )
         covered_stmt = (
             select(Submission.desa_code, func.count())
-            .join(RosterEntry, col(RosterEntry.nik) == col(Submission.submitted_nik))
+            .join(RosterEntry, col(RosterEntry.nik_index) == col(Submission.submitted_nik_index))
             .where(col(Submission.desa_code).in_(codes))
             .where(_protected(window))
             .group_by(col(Submission.desa_code))

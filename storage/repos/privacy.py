@@ -213,7 +213,7 @@ class PrivacyRepository(Repository):
             await session.exec(
                 select(RosterEntry)
                 .where(col(RosterEntry.telegram_user_id) == user_id)
-                .order_by(col(RosterEntry.nik))
+                .order_by(col(RosterEntry.nik_index))
             )
         ).all()
         reminders = (
@@ -290,8 +290,8 @@ class PrivacyRepository(Repository):
 
         Only a registration still waiting for the regency's check (``submitted``) is reopened, by
         one conditional ``UPDATE``: of an admin verifying it and the person reopening it at the
-        same instant, exactly one wins. ``submitted_nik`` is cleared (it is set only outside the
-        draft state), so the unique-NIK rule decides again at the next "Kirim"; ``submitted_at``
+        same instant, exactly one wins. ``submitted_nik_index`` is cleared (it is set only
+        outside the draft state), so the unique-NIK rule decides again at the next "Kirim"; ``submitted_at``
         stays, marking a draft that was sent before. The reopening is audited.
 
         Returns:
@@ -303,7 +303,7 @@ class PrivacyRepository(Repository):
             .where(col(Submission.status) == SubmissionStatus.SUBMITTED.value)
             .where(col(Submission.entered_by_role) == EntryRole.SELF.value)
             .where(col(Submission.owner_user_id) == col(Submission.entered_by_user_id))
-            .values(status=SubmissionStatus.DRAFT.value, submitted_nik=None, updated_at=now)
+            .values(status=SubmissionStatus.DRAFT.value, submitted_nik_index=None, updated_at=now)
         )
         if _rowcount(result) != 1:
             return False

@@ -29,7 +29,9 @@ _ANSWER_FIELDS = frozenset(Submission.model_fields) - {
     "owner_user_id",
     "entered_by_user_id",
     "entered_by_role",
-    "submitted_nik",
+    "nik_index",
+    "submitted_nik_index",
+    "birth_index",
     "created_at",
     "updated_at",
     "submitted_at",
@@ -148,7 +150,7 @@ class RegistrationRepository(Repository):
 
     async def submitted_with_nik(self, nik: str) -> Submission | None:
         """The non-draft submission holding this NIK, or None."""
-        stmt = select(Submission).where(col(Submission.submitted_nik) == nik)
+        stmt = select(Submission).where(col(Submission.submitted_nik_index) == self.nik_index(nik))
         return (await self.session.exec(stmt)).first()
 
     async def save_answers(self, draft: Submission, *, now: datetime, **answers: Any) -> None:
@@ -170,9 +172,9 @@ class RegistrationRepository(Repository):
     async def submit(self, draft: Submission, *, now: datetime) -> SubmitConflict | None:
         """Send a complete draft to the regency.
 
-        The UNIQUE ``submitted_nik`` column decides races: of two submits of one NIK, however close,
-        exactly one succeeds. The write happens in a savepoint so that a refused submit leaves the
-        rest of the update's transaction (the conversation step) usable.
+        The UNIQUE ``submitted_nik_index`` column (set on flush) decides races: of two submits of
+        one NIK, however close, exactly one succeeds. The write happens in a savepoint so that a
+        refused submit leaves the rest of the update's transaction (the conversation step) usable.
 
         Returns:
             None on success; a :class:`SubmitConflict` naming the existing submission otherwise.
@@ -183,7 +185,6 @@ class RegistrationRepository(Repository):
         try:
             async with self.session.begin_nested():
                 draft.status = SubmissionStatus.SUBMITTED.value
-                draft.submitted_nik = draft.nik
                 draft.submitted_at = now
                 draft.updated_at = now
                 self.session.add(draft)
