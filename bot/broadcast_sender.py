@@ -11,7 +11,9 @@ claiming the next batch overlaps with sending the current one and the pace never
 them (:class:`bot.broadcast.WindowGuard` counts a request until a second after its response).
 Slots are ``1 / (rate × 0.995)`` apart (``rate × 0.98`` while several processes draw from the budget,
 and then a slot reached late is given up rather than used, so no process squeezes its messages
-between another's). One chat gets at most one message a second.
+between another's). A sender that starts while the budget was in use a moment ago (after a crash,
+or beside another instance) waits one window before its first send, so that requests it cannot
+count have reached Telegram. One chat gets at most one message a second.
 A 429 pauses the whole sender — and, through the budget row, every other process — for
 ``retry_after``. Progress edits and reports take slots like any other message.
 
@@ -85,6 +87,8 @@ CONTROL_TRIES = 20
 SHARED_WITHIN = 5.0
 #: When stopping: how long to wait for sends in flight, and for progress messages. (The
 #: application cancels its loops 10 s after asking them to stop.)
+#: Longest wait at start for another sender's last requests to reach Telegram.
+MAX_SETTLE = 2.0
 SHUTDOWN_SENDS = 6.0
 SHUTDOWN_CONTROL = 1.0
 
@@ -402,6 +406,7 @@ class BroadcastSender:
         maintenance = asyncio.create_task(self._maintain(stopping), name="broadcast-maintenance")
         try:
             await self._recover()
+            await self._settle_in(stopping)
             await self._pump(stopping)
         except asyncio.CancelledError:
             self._abandon(maintenance)
@@ -709,6 +714,20 @@ class BroadcastSender:
                 log.exception("broadcast bookkeeping failed; trying again")
                 await _sleep(stopping, tuning.poll_seconds)
             await _sleep(stopping, min(tuning.flush_seconds, tuning.control_seconds))
+
+    async def _settle_in(self, stopping: asyncio.Event) -> None:
+        """Before the first send, let the requests of senders this process cannot see land.
+
+        The window guard counts this process's own requests only. A sender that starts right after
+        another one used the budget (a predecessor that crashed mid-way, or another instance) gives
+        that one's last slots a full window to reach Telegram first, at most ``MAX_SETTLE`` seconds.
+        """
+        async with self.services.db.transaction() as repo:
+            last_slot = await repo.broadcasts.budget_next_slot()
+        wait = min(last_slot + self.guard.window - time.time(), MAX_SETTLE)
+        if wait > 0:
+            log.info("broadcast slots were in use a moment ago: first send in %.1f s", wait)
+            await _sleep(stopping, wait)
 
     async def _recover(self) -> None:
         before = utcnow() - timedelta(seconds=self.tuning.claim_lease)

@@ -380,9 +380,11 @@ async def test_the_send_budget_is_shared(db_url: str) -> None:
     db = Database(db_url, keyring=TEST_KEYRING)
     try:
         async with db.transaction() as repo:
+            assert await repo.broadcasts.budget_next_slot() == 0.0  # no broadcast yet
             reserve = repo.broadcasts.reserve_slots
             assert await reserve(count=3, interval=0.5, now=100.0, worker="a") == (100.0, False)
             assert await reserve(count=1, interval=0.5, now=100.1, worker="a") == (101.5, False)
+            assert await repo.broadcasts.budget_next_slot() == 102.0
         async with db.transaction() as repo:
             # The next process continues after the slots reserved so far, and knows it shares.
             reserve = repo.broadcasts.reserve_slots

@@ -289,11 +289,18 @@ async def test_crash_mid_way_then_restart_never_sends_twice(
         crashed_at = await counts(harness)
         assert crashed_at.get("sending", 0) > 0, crashed_at
         await harness.stop_bot()
+        restarted = len(harness.emu.calls)
         await harness.start_bot()
         await wait_finished(harness, timeout=60)
         final = await counts(harness)
         per_chat = delivered(harness, ids)
         assert harness.emu.rate_limited == 0
+        # The new sender cannot count the dead one's requests: it waits one window before sending.
+        wanted = set(ids)
+        calls = harness.emu.calls
+        last_old = max(c.time for c in calls[:restarted] if c.chat_id in wanted)
+        first_new = min(c.time for c in calls[restarted:] if c.chat_id in wanted)
+        assert first_new - last_old >= 1.0, first_new - last_old
         assert max(per_chat.values()) == 1  # nobody twice
         async with harness.db.transaction() as repo:
             rows = await repo.broadcasts.recipients(1)

@@ -578,6 +578,12 @@ class BroadcastRepository(Repository):
         budget = (await self.session.exec(stmt.execution_options(populate_existing=True))).one()
         return budget
 
+    async def budget_next_slot(self) -> float:
+        """The end of the slots reserved so far (epoch seconds; 0 before any broadcast)."""
+        stmt = select(BroadcastBudget.next_slot).where(col(BroadcastBudget.id) == BUDGET_ROW)
+        found = (await self.session.exec(stmt)).first()
+        return float(found or 0.0)
+
     async def reserve_slots(
         self, *, count: int, interval: float, now: float, worker: str, shared_within: float = 5.0
     ) -> tuple[float, bool]:
