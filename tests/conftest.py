@@ -74,6 +74,13 @@ async def harness(db_url: str) -> AsyncIterator[BotHarness]:
 
 
 @pytest.fixture
+async def open_harness(db_url: str) -> AsyncIterator[BotHarness]:
+    """The harness with flood control opened wide (transcripts type faster than people)."""
+    async with BotHarness(db_url, flood_burst=100_000) as h:
+        yield h
+
+
+@pytest.fixture
 def token() -> str:
     """The token the emulator accepts."""
     return TEST_TOKEN

@@ -8,13 +8,12 @@ column that stores a NIK, name, phone or birth date in clear fails here.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from sqlmodel import SQLModel, select
 import storage.models  # noqa: F401 - every table on the metadata
 from bot.logs import NOISY_LOGGERS, PAYLOAD_LOGGERS, quiet_libraries
 from bot.roster_import import import_roster
-from bot.settings import Settings
 from storage.crypto import KeyRing, generate_key
 from storage.db import Database
 from storage.models import (
@@ -62,11 +60,9 @@ SECRETS = {
 
 
 @pytest.fixture
-async def harness(db_url: str) -> AsyncIterator[BotHarness]:
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    overrides = {"flood_burst": 100_000} if "flood_burst" in fields else {}
-    async with BotHarness(db_url, **overrides) as h:
-        yield h
+def harness(open_harness: BotHarness) -> BotHarness:
+    """Flood control opened wide (see conftest)."""
+    return open_harness
 
 
 async def fill(harness: BotHarness, tmp_path: Path) -> None:

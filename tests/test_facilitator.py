@@ -6,9 +6,8 @@ worker refused every facilitator command and button."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from sqlmodel import col, select
 from bot.domain import wilayah
 from bot.emulator import ChatClient
 from bot.registration_flow import new_reference
-from bot.settings import Settings
 from handlers import facilitator as facilitator_handlers
 from storage.models import (
     AuditEntry,
@@ -50,12 +48,9 @@ Action = Callable[[ChatClient], Awaitable[object]]
 
 
 @pytest.fixture
-async def harness(db_url: str) -> AsyncIterator[BotHarness]:
-    """The harness with flood control opened wide (transcripts type faster than people)."""
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    overrides = {"flood_burst": 100_000} if "flood_burst" in fields else {}
-    async with BotHarness(db_url, **overrides) as h:
-        yield h
+def harness(open_harness: BotHarness) -> BotHarness:
+    """Flood control opened wide (see conftest)."""
+    return open_harness
 
 
 def text_at(chat: ChatClient, index: int) -> str:

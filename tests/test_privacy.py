@@ -5,9 +5,7 @@ what was erased."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,7 +13,6 @@ import pytest
 from sqlmodel import col, select
 
 from bot.emulator import ChatClient
-from bot.settings import Settings
 from storage.models import (
     AuditEntry,
     BroadcastRecipient,
@@ -49,12 +46,9 @@ FACILITATOR_ID = 4100
 
 
 @pytest.fixture
-async def harness(db_url: str) -> AsyncIterator[BotHarness]:
-    """The shared harness with flood control opened wide (transcripts type faster than people)."""
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    overrides = {"flood_burst": 100_000} if "flood_burst" in fields else {}
-    async with BotHarness(db_url, **overrides) as h:
-        yield h
+def harness(open_harness: BotHarness) -> BotHarness:
+    """Flood control opened wide (see conftest)."""
+    return open_harness
 
 
 # --- helpers (also used by tests/test_retention.py) ------------------------------------------------
